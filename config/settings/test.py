@@ -1,0 +1,74 @@
+"""Settings for ``make test``.
+
+Service discovery, in order: ``DATABASE_URL`` / ``REDIS_URL`` when set; otherwise PostgreSQL and
+Redis on localhost when they answer; otherwise SQLite and no Redis (Redis-only tests are skipped,
+and the test run says so in one summary line). ``REQUIRE_SERVICES=1`` turns a missing service
+into a failure (see ``tests/conftest.py``).
+
+Each run gets its own test database name and Redis key prefix, so concurrent runs on one machine
+do not collide, and the suite removes what it created.
+"""
+
+import os
+import socket
+
+import environ
+
+from .base import *  # noqa: F403
+from .base import BASE_DIR, CACHES, env
+
+LOCAL_POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/model_registry"
+LOCAL_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def _answers(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+_database_url = os.environ.get("DATABASE_URL")
+if not _database_url and _answers("127.0.0.1", 5432):
+    _database_url = LOCAL_POSTGRES_URL
+if not _database_url:
+    _database_url = f"sqlite:///{BASE_DIR / 'test.sqlite3'}"
+
+DATABASES = {"default": environ.Env.db_url_config(_database_url)}
+DATABASES["default"]["TEST"] = {"NAME": f"test_model_registry_{os.getpid()}"}
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    DATABASES["default"]["TEST"] = {"NAME": None}  # in memory
+
+REDIS_URL = os.environ.get("REDIS_URL") or (LOCAL_REDIS_URL if _answers("127.0.0.1", 6379) else None)
+TEST_KEY_PREFIX = f"mrtest-{os.getpid()}"
+
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": TEST_KEY_PREFIX,
+            "OPTIONS": {
+                "CLIENT_CLASS": "django_redis.client.DefaultClient",
+                "SERIALIZER": "django_redis.serializers.json.JSONSerializer",
+                "SOCKET_CONNECT_TIMEOUT": 0.5,
+                "SOCKET_TIMEOUT": 0.5,
+            },
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+TEST_SERVICES = {
+    "postgres": DATABASES["default"]["ENGINE"].endswith("postgresql"),
+    "redis": bool(REDIS_URL),
+}
+
+CELERY_BROKER_URL = None
+CELERY_TASK_ALWAYS_EAGER = True
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+SECRET_KEY = env("DJANGO_SECRET_KEY", default="test-secret-key-not-for-production")
+DEBUG = False
+ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
+LOGGING = {"version": 1, "disable_existing_loggers": False, "root": {"level": "WARNING"}}

@@ -1,0 +1,1 @@
+"""Model Registry: the catalogue of AI/LLM models (providers, limits, prices, capabilities)."""

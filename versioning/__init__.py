@@ -1,0 +1,1 @@
+"""Versioning: numbered, diffed, classified versions of every model and approval-gated rollbacks."""
