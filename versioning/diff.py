@@ -67,6 +67,10 @@ def _diff_value(path: str, old: Any, new: Any, out: list[Change]) -> None:
         out.append(Change(path, old, new, CHANGED))
 
 
+def _empty_as_missing(value: Any) -> Any:
+    return _MISSING if isinstance(value, dict | list | tuple) and not value else value
+
+
 def diff_states(old: dict | None, new: dict) -> list[Change]:
     """Changes that turn state ``old`` into state ``new`` (``old=None``: everything is added).
 
@@ -76,20 +80,16 @@ def diff_states(old: dict | None, new: dict) -> list[Change]:
     old = old or {}
     out: list[Change] = []
     for field in sorted(set(old) | set(new)):
-        before, after = old.get(field, _MISSING), new.get(field, _MISSING)
-        if isinstance(before, dict) or isinstance(after, dict):
-            _diff_value(
-                field,
-                before if isinstance(before, dict) else {},
-                after if isinstance(after, dict) else {},
-                out,
-            )
-            continue
-        if before in ([], ()):
-            before = None
-        if after in ([], ()):
-            after = None
-        _diff_value(field, before, after, out)
+        before = _empty_as_missing(old.get(field, _MISSING))
+        after = _empty_as_missing(new.get(field, _MISSING))
+        if isinstance(before, dict) and isinstance(after, dict):
+            _diff_value(field, before, after, out)
+        elif isinstance(before, dict) and _absent(after):
+            _diff_value(field, before, {}, out)
+        elif isinstance(after, dict) and _absent(before):
+            _diff_value(field, {}, after, out)
+        else:
+            _diff_value(field, before, after, out)
     return sorted(out, key=lambda change: change.field)
 
 
