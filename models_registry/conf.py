@@ -13,11 +13,18 @@ DEFAULTS: dict[str, Any] = {
     "ALLOW_ANONYMOUS_READS": False,
     "DEFAULT_PAGE_SIZE": 50,
     "MAX_PAGE_SIZE": 500,
-    # Cache (the two-tier cache reads these)
+    # Cache (caching/): L1 in process, L2 in Redis
     "CACHE_ENABLED": True,
-    "L1_MAX_BYTES": 32 * 1024 * 1024,
-    "L1_TTL": 5.0,
+    "CACHE_ALIAS": "model_registry",  # the CACHES alias holding the Redis connection (absent: no L2)
+    "CACHE_NAMESPACE": "default",  # per-deployment prefix, so deployments can share one Redis
+    "L1_MAX_BYTES": 32 * 1024 * 1024,  # real bytes of the cached objects, measured at fill time
+    "L1_TTL": 5.0,  # seconds; the staleness cap if an invalidation message is lost
     "L2_TTL": 3600,
+    "LIST_TTL": 60,  # cached list/search pages (also dropped on every model write)
+    "FILL_LOCK_TTL": 2.0,  # seconds a cross-process fill lock is held at most (stampede guard)
+    "BREAKER_FAILURES": 3,  # consecutive Redis failures that open the circuit breaker
+    "BREAKER_COOLDOWN": 5.0,  # seconds before a trial call is let through again
+    "BREAKER_LOG_INTERVAL": 30.0,  # at most one "Redis unavailable" log line per interval
     # Versioning
     "ROLLBACK_REQUIRES_APPROVAL": True,
     "MAX_VERSIONS_PER_MODEL": 0,

@@ -36,12 +36,21 @@ def to_decimal(value: Any) -> Decimal:
         raise NotADecimal(f"{value!r} is not a number")
     if not number.is_finite():
         raise NotADecimal(f"{value!r} is not a finite number")
-    return _CONTEXT.plus(number)
+    return _canonical(number)
+
+
+def _canonical(number: Decimal) -> Decimal:
+    """Rounded to ``SIGNIFICANT_DIGITS`` and without trailing zeros (``0.0046875000`` → ``0.0046875``),
+    so the stored scale is the number's own, never an artefact of the rounding."""
+    rounded = _CONTEXT.normalize(number)
+    if rounded.as_tuple().exponent > 0:  # 1E+2 → 100: keep integers in plain form
+        rounded = rounded.quantize(Decimal(1))
+    return rounded
 
 
 def per_token_to_per_million(value: Any) -> Decimal:
     """USD per token → USD per 1M tokens, exactly."""
-    return _CONTEXT.plus(to_decimal(value) * PER_MILLION)
+    return _canonical(to_decimal(value) * PER_MILLION)
 
 
 def decimal_to_str(value: Decimal) -> str:

@@ -15,7 +15,7 @@ import socket
 import environ
 
 from .base import *  # noqa: F403
-from .base import BASE_DIR, CACHES, env
+from .base import BASE_DIR, env
 
 LOCAL_POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/model_registry"
 LOCAL_REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -43,6 +43,7 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
 REDIS_URL = os.environ.get("REDIS_URL") or (LOCAL_REDIS_URL if _answers("127.0.0.1", 6379) else None)
 TEST_KEY_PREFIX = f"mrtest-{os.getpid()}"
 
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -50,15 +51,22 @@ if REDIS_URL:
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": TEST_KEY_PREFIX,
             "OPTIONS": {
-                "CLIENT_CLASS": "django_redis.client.DefaultClient",
                 "SERIALIZER": "django_redis.serializers.json.JSONSerializer",
                 "SOCKET_CONNECT_TIMEOUT": 0.5,
                 "SOCKET_TIMEOUT": 0.5,
             },
-        }
+        },
+        "model_registry": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.25, "SOCKET_TIMEOUT": 0.25},
+        },
     }
-else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# The model cache is off by default in tests: most tests write and read inside one rolled-back
+# transaction, where on-commit invalidation never runs. The cache tests (tests/caching) turn it
+# on with real commits (``transactional_db``) and their own namespace.
+MODEL_REGISTRY = {"CACHE_ENABLED": False, "CACHE_NAMESPACE": TEST_KEY_PREFIX}
 
 TEST_SERVICES = {
     "postgres": DATABASES["default"]["ENGINE"].endswith("postgresql"),

@@ -150,11 +150,13 @@ def ai_model_create(
     actor=None,
     reason: str = "",
     source: str = "api",
+    data: Mapping[str, Any] | None = None,
     **fields: Any,
 ) -> AIModel:
-    """Create a model (version 1). ``fields`` are any of ``WRITABLE_FIELDS``."""
+    """Create a model (version 1). ``data`` and ``fields`` are any of ``WRITABLE_FIELDS``; pass the
+    model's own ``source`` field in ``data`` (the ``source`` argument is where the change came from)."""
     provider_obj = _provider(provider)
-    values = normalize_fields(fields)
+    values = normalize_fields({**(data or {}), **fields})
     alternatives = values.pop("alternatives", [])
     instance = AIModel(provider=provider_obj, name=name or "", **values)
     instance.key = AIModel.make_key(provider_obj.slug, instance.name)
