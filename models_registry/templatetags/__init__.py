@@ -1,0 +1,1 @@
+"""Template tags of the registry (``registry_stats``: catalogue figures for the admin index)."""
