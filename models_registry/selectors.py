@@ -1,9 +1,11 @@
 """The read path: look models up and list them.
 
 ``ai_model_get`` / ``ai_model_get_many`` return immutable ``AIModelRecord`` objects (see
-``records.py``), resolving aliases; ``ai_model_list`` returns a filtered queryset for the API
-and the admin. Filters on the JSON ``capabilities``/``tags`` columns use containment on
-PostgreSQL (served by the GIN indexes) and JSON functions elsewhere.
+``records.py``), resolving aliases, through the two-tier cache (``caching.service``; the loaders
+here are what it calls on a miss); ``ai_model_list`` returns a filtered queryset for the API
+and the admin, ``ai_model_list_page`` a cached page of it. Filters on the JSON
+``capabilities``/``tags`` columns use containment on PostgreSQL (served by the GIN indexes) and
+JSON functions elsewhere.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from .exceptions import ModelNotFound
-from .models import AIModel, ModelAlias
+from .models import AIModel, ModelAlias, Provider
 from .records import AIModelRecord, record_from_instance
 
 # Capabilities that live in their own columns rather than in the ``capabilities`` map.
@@ -45,23 +47,8 @@ def _base_queryset() -> QuerySet[AIModel]:
     return AIModel.objects.select_related("provider", "successor").prefetch_related("alternatives", "aliases")
 
 
-def ai_model_get(*, key: str | None = None, id: int | None = None) -> AIModelRecord:  # noqa: A002
-    """One model by key (or alias) or by id. Raises ``ModelNotFound``."""
-    if (key is None) == (id is None):
-        raise TypeError("Pass exactly one of key= or id=.")
-    queryset = _base_queryset()
-    instance = queryset.filter(pk=id).first() if id is not None else queryset.filter(key=key).first()
-    if instance is None and key is not None:
-        alias = ModelAlias.objects.filter(alias=key).values_list("ai_model_id", flat=True).first()
-        if alias is not None:
-            instance = queryset.filter(pk=alias).first()
-    if instance is None:
-        raise ModelNotFound(f"Model {key if key is not None else id!r} does not exist.")
-    return record_from_instance(instance)
-
-
-def ai_model_get_many(*, keys: Iterable[str]) -> dict[str, AIModelRecord | None]:
-    """``{key: record or None}`` for every requested key (aliases resolved), in few queries."""
+def _load_records(keys: Sequence[str]) -> dict[str, AIModelRecord]:
+    """Database loader for the cache: ``{requested key or alias: record}`` for the ones that exist."""
     wanted = list(dict.fromkeys(keys))
     found = {m.key: m for m in _base_queryset().filter(key__in=wanted)}
     missing = [k for k in wanted if k not in found]
@@ -72,7 +59,55 @@ def ai_model_get_many(*, keys: Iterable[str]) -> dict[str, AIModelRecord | None]
             for alias, pk in alias_map.items():
                 if pk in by_id:
                     found[alias] = by_id[pk]
-    return {k: (record_from_instance(found[k]) if k in found else None) for k in wanted}
+    return {k: record_from_instance(m) for k, m in found.items()}
+
+
+def _key_for_id(model_id: int) -> str | None:
+    return AIModel.objects.filter(pk=model_id).values_list("key", flat=True).first()
+
+
+def ai_model_get(*, key: str | None = None, id: int | None = None) -> AIModelRecord:  # noqa: A002
+    """One model by key (or alias) or by id, through the two-tier cache. Raises ``ModelNotFound``."""
+    from caching.keys import InvalidCacheKey
+    from caching.service import model_cache
+
+    if (key is None) == (id is None):
+        raise TypeError("Pass exactly one of key= or id=.")
+    try:
+        if id is not None:
+            record = model_cache().get_by_id(int(id), _key_for_id, _load_records)
+        else:
+            record = model_cache().get(key, _load_records)
+    except InvalidCacheKey as exc:
+        raise ModelNotFound(f"Model {key!r} does not exist ({exc}).") from exc
+    if record is None:
+        raise ModelNotFound(f"Model {key if key is not None else id!r} does not exist.")
+    return record
+
+
+def ai_model_get_many(*, keys: Iterable[str]) -> dict[str, AIModelRecord | None]:
+    """``{key: record or None}`` for every requested key (aliases resolved), through the cache:
+    one pass over L1, one MGET for the rest, one database query for what is still missing."""
+    from caching.keys import InvalidCacheKey
+    from caching.service import model_cache
+
+    wanted = list(dict.fromkeys(keys))
+    try:
+        return model_cache().get_many(wanted, _load_records)
+    except InvalidCacheKey:
+        valid = [k for k in wanted if _valid_key(k)]
+        found = model_cache().get_many(valid, _load_records)
+        return {k: found.get(k) for k in wanted}
+
+
+def _valid_key(key) -> bool:
+    from caching.keys import InvalidCacheKey, validate_model_key
+
+    try:
+        validate_model_key(key)
+    except InvalidCacheKey:
+        return False
+    return True
 
 
 def _json_contains(queryset: QuerySet, column: str, value) -> QuerySet:
@@ -164,6 +199,33 @@ def ai_model_list(
     return queryset.order_by(*order)
 
 
+def ai_model_list_page(*, offset: int = 0, limit: int = 50, **filters) -> tuple[int, list[AIModelRecord]]:
+    """One page of ``ai_model_list(**filters)`` as ``(count, records)``, through the cache.
+
+    The page (count and model keys) is cached under the normalised parameters and dropped on
+    every model write; the records come from ``ai_model_get_many`` (cached per model)."""
+    from caching.service import model_cache
+
+    params = {
+        name: (
+            sorted(value) if isinstance(value, list | tuple) and name in ("capabilities", "tags") else value
+        )
+        for name, value in filters.items()
+        if value is not None and value != () and value != []
+    }
+    params["ordering"] = list(filters.get("ordering") or ("key",))
+    params.update(offset=offset, limit=limit)
+
+    def load_page() -> dict:
+        queryset = ai_model_list(**filters)
+        keys = list(queryset.values_list("key", flat=True)[offset : offset + limit])
+        return {"count": queryset.count(), "keys": keys}
+
+    page = model_cache().get_list(params, load_page)
+    found = ai_model_get_many(keys=page["keys"])
+    return page["count"], [found[key] for key in page["keys"] if found.get(key) is not None]
+
+
 def ai_model_stats(*, now: dt.datetime | None = None) -> dict:
     """Catalogue figures: totals, by provider, by mode, by capability, added in the last 7 days."""
     now = now or timezone.now()
@@ -195,3 +257,21 @@ def ai_model_stats(*, now: dt.datetime | None = None) -> dict:
         "by_capability": dict(sorted(by_capability.items(), key=lambda kv: (-kv[1], kv[0]))),
         "added_last_7_days": models.filter(created_at__gte=now - dt.timedelta(days=7)).count(),
     }
+
+
+def provider_list() -> QuerySet[Provider]:
+    """Providers by slug, annotated with ``model_count`` (all models) and ``active_model_count``."""
+    return Provider.objects.annotate(
+        model_count=Count("models"),
+        active_model_count=Count("models", filter=Q(models__is_active=True)),
+    ).order_by("slug")
+
+
+def provider_get(*, ref: str) -> Provider | None:
+    """One provider (annotated as in ``provider_list``) by slug, or by id when ``ref`` is digits
+    and no provider has that slug; ``None`` when there is none."""
+    queryset = provider_list()
+    provider = queryset.filter(slug=ref).first()
+    if provider is None and ref.isascii() and ref.isdigit() and len(ref) <= 18:
+        provider = queryset.filter(pk=int(ref)).first()
+    return provider

@@ -1,0 +1,112 @@
+"""Redis key names, all built here, all under one versioned, per-deployment prefix.
+
+Layout (``P`` = ``mr:v1:{namespace}``, ``G`` = the namespace generation):
+
+- ``P:gen``                  namespace generation; bumping it orphans every value key at once
+                             (invalidate-all, recovery after a Redis outage)
+- ``P:g:{model key}``        per-model fence, INCRed by every invalidation (never reset)
+- ``P:{G}:m:{model key}``    the cached record (JSON ``{"r": revision, "d": record}``)
+- ``P:{G}:i:{id}``           id → model key (identity is immutable, so this never goes stale)
+- ``P:{G}:a:{alias}``        alias → model key
+- ``P:{G}:ip:{provider}``    set of model keys of a provider cached now
+- ``P:{G}:it:{tag}``         set of model keys carrying a tag cached now
+- ``P:{G}:l:{digest}``       a cached list page (JSON with the list generation it was built
+                             under; a page whose generation is not the current one is a miss)
+- ``P:lg``                   list generation, INCRed by every model invalidation
+- ``P:lock:{model key}``     short fill lock (stampede guard)
+- ``P:inval``                pub/sub channel for L1 invalidation messages
+
+Model keys may contain any character (``/ : @ . *``); Redis keys are binary-safe, so they are
+used verbatim, but ``validate_model_key`` refuses empty, over-long or control-character keys.
+"""
+
+import hashlib
+
+import orjson
+
+from models_registry.conf import registry_settings
+
+VERSION = "v1"
+MAX_MODEL_KEY_LENGTH = 512
+
+
+class InvalidCacheKey(ValueError):
+    """A model key that must not be used to build a cache key."""
+
+
+def validate_model_key(key: str) -> str:
+    if not isinstance(key, str) or not key:
+        raise InvalidCacheKey("A model key must be a non-empty string.")
+    if len(key) > MAX_MODEL_KEY_LENGTH:
+        raise InvalidCacheKey(f"A model key is at most {MAX_MODEL_KEY_LENGTH} characters.")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in key):
+        raise InvalidCacheKey("A model key must not contain control characters.")
+    return key
+
+
+def prefix() -> str:
+    return f"mr:{VERSION}:{registry_settings.CACHE_NAMESPACE}"
+
+
+def namespace_generation_key() -> str:
+    return f"{prefix()}:gen"
+
+
+def list_generation_key() -> str:
+    return f"{prefix()}:lg"
+
+
+def fence_key(model_key: str) -> str:
+    return f"{prefix()}:g:{model_key}"
+
+
+def lock_key(model_key: str) -> str:
+    return f"{prefix()}:lock:{model_key}"
+
+
+def channel() -> str:
+    return f"{prefix()}:inval"
+
+
+def value_key(gen: int, model_key: str) -> str:
+    return f"{prefix()}:{gen}:m:{model_key}"
+
+
+def id_key(gen: int, model_id: int) -> str:
+    return f"{prefix()}:{gen}:i:{model_id}"
+
+
+def alias_key(gen: int, alias: str) -> str:
+    return f"{prefix()}:{gen}:a:{alias}"
+
+
+def provider_index_key(gen: int, provider: str) -> str:
+    return f"{prefix()}:{gen}:ip:{provider}"
+
+
+def tag_index_key(gen: int, tag: str) -> str:
+    return f"{prefix()}:{gen}:it:{tag}"
+
+
+def generation_pattern(gen: int) -> str:
+    """SCAN pattern for every value/index key of one namespace generation."""
+    return f"{_glob_escape(prefix())}:{gen}:*"
+
+
+def namespace_pattern() -> str:
+    """SCAN pattern for every key of this deployment's namespace."""
+    return f"{_glob_escape(prefix())}:*"
+
+
+def list_digest(params: dict) -> str:
+    """Digest of normalised list parameters (key order does not matter)."""
+    canonical = orjson.dumps(params, option=orjson.OPT_SORT_KEYS)
+    return hashlib.blake2b(canonical, digest_size=16).hexdigest()
+
+
+def list_key(gen: int, digest: str) -> str:
+    return f"{prefix()}:{gen}:l:{digest}"
+
+
+def _glob_escape(text: str) -> str:
+    return "".join("\\" + ch if ch in "*?[]\\" else ch for ch in text)
