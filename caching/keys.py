@@ -21,8 +21,7 @@ used verbatim, but ``validate_model_key`` refuses empty, over-long or control-ch
 """
 
 import hashlib
-
-import orjson
+import json
 
 from models_registry.conf import registry_settings
 
@@ -100,7 +99,7 @@ def namespace_pattern() -> str:
 
 def list_digest(params: dict) -> str:
     """Digest of normalised list parameters (key order does not matter)."""
-    canonical = orjson.dumps(params, option=orjson.OPT_SORT_KEYS)
+    canonical = json.dumps(params, sort_keys=True, separators=(",", ":"), default=str).encode()
     return hashlib.blake2b(canonical, digest_size=16).hexdigest()
 
 

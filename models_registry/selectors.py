@@ -199,31 +199,35 @@ def ai_model_list(
     return queryset.order_by(*order)
 
 
-def ai_model_list_page(*, offset: int = 0, limit: int = 50, **filters) -> tuple[int, list[AIModelRecord]]:
-    """One page of ``ai_model_list(**filters)`` as ``(count, records)``, through the cache.
+def ai_model_page(
+    *, params: dict, queryset: QuerySet[AIModel], offset: int, limit: int
+) -> tuple[int, list[AIModelRecord]]:
+    """One page of ``queryset`` as ``(count, records)``, through the cache.
 
-    The page (count and model keys) is cached under the normalised parameters and dropped on
-    every model write; the records come from ``ai_model_get_many`` (cached per model)."""
+    ``params`` must describe ``queryset`` completely (the normalised filters and ordering): the
+    page — its count and model keys — is cached under them and dropped on every model write; the
+    records come from ``ai_model_get_many``, cached per model. ``queryset`` is only evaluated on
+    a miss."""
     from caching.service import model_cache
 
-    params = {
-        name: (
-            sorted(value) if isinstance(value, list | tuple) and name in ("capabilities", "tags") else value
-        )
-        for name, value in filters.items()
-        if value is not None and value != () and value != []
-    }
-    params["ordering"] = list(filters.get("ordering") or ("key",))
-    params.update(offset=offset, limit=limit)
-
     def load_page() -> dict:
-        queryset = ai_model_list(**filters)
-        keys = list(queryset.values_list("key", flat=True)[offset : offset + limit])
-        return {"count": queryset.count(), "keys": keys}
+        count = queryset.count()
+        if offset >= count:  # also keeps absurd offsets out of the SQL
+            return {"count": count, "keys": []}
+        return {"count": count, "keys": list(queryset.values_list("key", flat=True)[offset : offset + limit])}
 
-    page = model_cache().get_list(params, load_page)
+    page = model_cache().get_list({**params, "offset": offset, "limit": limit}, load_page)
     found = ai_model_get_many(keys=page["keys"])
     return page["count"], [found[key] for key in page["keys"] if found.get(key) is not None]
+
+
+def ai_model_list_page(*, offset: int = 0, limit: int = 50, **filters) -> tuple[int, list[AIModelRecord]]:
+    """``ai_model_page`` of ``ai_model_list(**filters)``."""
+    params = {name: list(v) if isinstance(v, list | tuple) else v for name, v in filters.items()}
+    for name in ("capabilities", "tags"):  # all must hold: order does not matter
+        if name in params:
+            params[name] = sorted(params[name])
+    return ai_model_page(params=params, queryset=ai_model_list(**filters), offset=offset, limit=limit)
 
 
 def ai_model_stats(*, now: dt.datetime | None = None) -> dict:

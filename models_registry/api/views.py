@@ -8,6 +8,7 @@ through ``models_registry.services`` (actor = the user, reason = ``X-Change-Reas
 from __future__ import annotations
 
 from django.urls import reverse
+from django_filters import utils as filter_utils
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -67,6 +68,15 @@ def _output_context(request) -> dict:
     return {"can_view_sensitive": can_view_sensitive(request.user)}
 
 
+def _plain(value):
+    """A cleaned filter value as JSON-able data (the cache key of a list page is built from it)."""
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
 class RegistryAPIView(GenericAPIView):
     # JSON in, JSON out; ``queryset`` on subclasses names the model whose permissions guard writes.
 
@@ -96,10 +106,19 @@ class AIModelListCreateView(RegistryAPIView):
         tags=["models"],
     )
     def get(self, request):
-        queryset = self.filter_queryset(self.get_queryset())
-        page = self.paginate_queryset(queryset)
-        serializer = AIModelSerializer(page, many=True, context=_output_context(request))
-        return self.get_paginated_response(serializer.data)
+        # Filters are validated and applied by the FilterSet (a bad value is a 400); the page of
+        # keys is cached under the cleaned parameters and the records come from the model cache.
+        paginator = self.paginator
+        limit, offset = paginator.get_limit(request), paginator.get_offset(request)
+        filterset = self.filterset_class(request.query_params, queryset=self.get_queryset(), request=request)
+        if not filterset.is_valid():
+            raise filter_utils.translate_validation(filterset.errors)
+        queryset = filterset.qs  # lazy: evaluated only when the page is not cached
+        params = {name: _plain(value) for name, value in sorted(filterset.form.cleaned_data.items())}
+        count, records = selectors.ai_model_page(params=params, queryset=queryset, offset=offset, limit=limit)
+        paginator.count, paginator.limit, paginator.offset, paginator.request = count, limit, offset, request
+        serializer = AIModelSerializer(records, many=True, context=_output_context(request))
+        return paginator.get_paginated_response(serializer.data)
 
     @extend_schema(
         operation_id="models_create",

@@ -1,6 +1,7 @@
 """List filters, ordering and pagination of ``GET /api/v1/models/``."""
 
 import pytest
+from django.conf import settings
 from django.test import override_settings
 
 from tests.api.conftest import MODELS_URL
@@ -156,7 +157,7 @@ def test_ordering_puts_missing_values_last_both_ways(reader_client):
     assert names(reader_client, {"ordering": "-context_window"}) == ["big", "small", "none"]
 
 
-@override_settings(MODEL_REGISTRY={"DEFAULT_PAGE_SIZE": 2, "MAX_PAGE_SIZE": 3})
+@override_settings(MODEL_REGISTRY={**settings.MODEL_REGISTRY, "DEFAULT_PAGE_SIZE": 2, "MAX_PAGE_SIZE": 3})
 def test_pagination_bounds(reader_client, catalogue):
     everything = {"include_deprecated": "true"}  # five models
     first = reader_client.get(MODELS_URL, everything).json()
@@ -183,7 +184,7 @@ def test_pagination_bounds(reader_client, catalogue):
     assert huge_offset.json()["results"] == []
 
 
-@override_settings(MODEL_REGISTRY={"DEFAULT_PAGE_SIZE": 2, "MAX_PAGE_SIZE": 3})
+@override_settings(MODEL_REGISTRY={**settings.MODEL_REGISTRY, "DEFAULT_PAGE_SIZE": 2, "MAX_PAGE_SIZE": 3})
 def test_pages_cover_everything_once(reader_client, catalogue):
     seen = []
     url = f"{MODELS_URL}?include_deprecated=true&ordering=-context_window"

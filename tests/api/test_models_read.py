@@ -72,10 +72,10 @@ def test_list_is_ordered_by_key_by_default(reader_client, catalogue):
 def test_list_query_count_does_not_grow_with_page_size(
     reader_client, catalogue, django_assert_max_num_queries
 ):
-    with django_assert_max_num_queries(6):
+    with django_assert_max_num_queries(7):
         response = reader_client.get(MODELS_URL, {"include_deprecated": "true", "is_active": "false"})
     assert response.status_code == 200
-    with django_assert_max_num_queries(6):
+    with django_assert_max_num_queries(7):
         reader_client.get(MODELS_URL, {"include_deprecated": "true"})
 
 

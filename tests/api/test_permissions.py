@@ -1,6 +1,7 @@
 """Who may read and write: anonymous, reader, editor, partial permissions; token authentication."""
 
 import pytest
+from django.conf import settings
 from django.test import override_settings
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -11,7 +12,7 @@ from tests.factories import AIModelFactory, ProviderFactory, UserFactory, grant
 
 pytestmark = pytest.mark.django_db
 
-ANONYMOUS_READS = override_settings(MODEL_REGISTRY={"ALLOW_ANONYMOUS_READS": True})
+ANONYMOUS_READS = override_settings(MODEL_REGISTRY={**settings.MODEL_REGISTRY, "ALLOW_ANONYMOUS_READS": True})
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.core.management import CommandError
 from django.test import override_settings
 
@@ -90,7 +91,7 @@ def test_other_unusable_files(tmp_path, content, fmt, message):
 def test_missing_file_and_size_cap(tmp_path):
     with pytest.raises(CommandError, match="cannot read the file"):
         run_import(tmp_path / "nope.json", "--format", "litellm")
-    with override_settings(MODEL_REGISTRY={"IMPORT_MAX_BYTES": 1000}):
+    with override_settings(MODEL_REGISTRY={**settings.MODEL_REGISTRY, "IMPORT_MAX_BYTES": 1000}):
         with pytest.raises(CommandError, match="over the 1000-byte limit"):
             run_import(ODDITIES, "--format", "litellm")
     assert _nothing_written()
