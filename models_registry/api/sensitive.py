@@ -1,4 +1,4 @@
-"""Sensitive metadata in the API — the same rule as the admin (``admin/sensitive.py``).
+"""Sensitive metadata in the API (the rule itself is ``models_registry/sensitive.py``).
 
 Values of the metadata keys named in ``MODEL_REGISTRY["SENSITIVE_METADATA_KEYS"]`` (``api_key``,
 …; case-insensitive, top level) are shown as ``MASK`` to users without the
@@ -12,33 +12,13 @@ concurrent change of a secret is never overwritten with an older one (412 instea
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from rest_framework.exceptions import PermissionDenied
 
-from ..conf import registry_settings
+from ..sensitive import MASK, PERMISSION, can_view_sensitive, has_sensitive, masked
+from ..sensitive import is_sensitive_key as _is_sensitive
 
-MASK = "••••••••"
-PERMISSION = "models_registry.view_sensitive_metadata"
-
-
-def _is_sensitive(key: Any) -> bool:
-    return isinstance(key, str) and key.lower() in {
-        n.lower() for n in registry_settings.SENSITIVE_METADATA_KEYS
-    }
-
-
-def can_view_sensitive(user) -> bool:
-    return bool(user is not None and user.has_perm(PERMISSION))
-
-
-def masked(metadata: Mapping) -> dict:
-    """``metadata`` with the values of sensitive keys replaced by ``MASK``."""
-    return {key: (MASK if _is_sensitive(key) else value) for key, value in metadata.items()}
-
-
-def has_sensitive(metadata: Mapping | None) -> bool:
-    return any(_is_sensitive(key) for key in (metadata or {}))
+__all__ = ["MASK", "can_view_sensitive", "has_sensitive", "keep_sensitive", "masked"]
 
 
 def keep_sensitive(metadata: Mapping | None, *, stored: Mapping) -> dict:
