@@ -60,14 +60,15 @@ class CircuitBreaker:
                 return HALF_OPEN
             return self._state
 
-    def before_call(self) -> None:
-        """Raise ``CircuitOpen`` if the call must not be made now."""
+    def before_call(self) -> bool:
+        """Raise ``CircuitOpen`` if the call must not be made now; True if it is the half-open trial."""
         with self._lock:
             if self._state == CLOSED:
-                return
+                return False
             if self._timer() - self._opened_at < self.cooldown or self._trial_in_flight:
                 raise CircuitOpen("Redis circuit breaker is open")
             self._trial_in_flight = True  # half-open: this call is the trial
+            return True
 
     def success(self) -> None:
         recovered = False

@@ -4,8 +4,13 @@ Every process runs one daemon thread subscribed to ``keys.channel()``. Writers p
 keys they invalidated (inside the same Lua call that deletes L2 and bumps the fences) and the
 thread drops those keys from its process's L1. Messages can be lost while the subscription is
 down, so the L1 is flushed whenever the thread (re)subscribes; the L1 TTL cap (``L1_TTL``)
-bounds staleness if the thread dies silently. A PING every few seconds
-(``health_check_interval``) detects a blackholed connection.
+bounds staleness if the thread dies silently or its connection is blackholed (redis-py's
+``health_check_interval`` PING does not notice a connection that silently stops answering, so
+``L1_TTL`` is the bound in that case).
+
+The thread also calls ``on_tick()`` about once a second (and before each reconnection attempt):
+the cache uses it to pay back, as soon as Redis answers again, an invalidation that could not
+reach Redis, instead of waiting for this process's next cache miss.
 
 Message (JSON): ``{"k": [model keys], "all": bool, "gen": namespace generation or null}``.
 """
@@ -45,11 +50,19 @@ def parse(raw: bytes) -> dict | None:
 
 class Subscriber:
     """The per-process listener. ``on_message(data)`` handles a parsed message; ``on_resync()``
-    runs on every (re)subscription, before messages are delivered."""
+    runs on every (re)subscription, before messages are delivered; ``on_tick()`` runs about once
+    a second, connected or not."""
 
-    def __init__(self, *, on_message: Callable[[dict], None], on_resync: Callable[[], None]):
+    def __init__(
+        self,
+        *,
+        on_message: Callable[[dict], None],
+        on_resync: Callable[[], None],
+        on_tick: Callable[[], None] | None = None,
+    ):
         self.on_message = on_message
         self.on_resync = on_resync
+        self.on_tick = on_tick
         self._stop = threading.Event()
         self._ready = threading.Event()
         self._thread: threading.Thread | None = None
@@ -101,6 +114,7 @@ class Subscriber:
                 self._ready.set()
                 backoff = 0.1
                 while not self._stop.is_set():
+                    self._tick()
                     item = pubsub.get_message(timeout=1.0)
                     if item is None or item.get("type") != "message":
                         continue
@@ -115,6 +129,7 @@ class Subscriber:
                     self.on_resync()  # messages may be lost from now on: drop L1
                 except Exception:  # noqa: BLE001
                     logger.exception("cache resync failed")
+                self._tick()
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, 5.0)
             finally:
@@ -125,6 +140,14 @@ class Subscriber:
                     except Exception:  # noqa: BLE001
                         pass
         self._ready.clear()
+
+    def _tick(self) -> None:
+        if self.on_tick is None:
+            return
+        try:
+            self.on_tick()
+        except Exception:  # noqa: BLE001 - the listener must survive anything
+            logger.exception("cache subscriber tick failed")
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 0.005) -> bool:

@@ -92,14 +92,21 @@ class RemoteCache:
         self._fill = Script("fill")
         self._invalidate = Script("invalidate")
         self._invalidate_index = Script("invalidate_index")
+        self._bump_generation = Script("bump_generation")
 
     def _run(self, operation: str, fn):
         try:
-            self.breaker.before_call()
+            trial = self.breaker.before_call()
         except CircuitOpen as exc:
             raise RemoteUnavailable(str(exc)) from exc
         started = time.perf_counter()
         try:
+            if trial:
+                # After an outage, probe first: closing the breaker runs the recovery hooks (the
+                # namespace generation bump) *before* this call reads anything, so it cannot hand
+                # out an entry written before the outage.
+                self.client.ping()
+                self.breaker.success()
             result = fn()
         except (RedisError, OSError) as exc:
             self.breaker.failure(exc, operation)
@@ -212,8 +219,10 @@ class RemoteCache:
         return [m.decode() if isinstance(m, bytes) else m for m in members]
 
     def bump_generation(self) -> int:
-        """Orphan every value of the namespace at once (O(1)); returns the new generation."""
-        return int(self._run("bump_generation", lambda: self.client.incr(k.namespace_generation_key())))
+        """Orphan every value of the namespace at once (O(1), works under OOM); returns the new
+        generation."""
+        names = [k.namespace_generation_key(), k.list_generation_key()]
+        return int(self._run("bump_generation", lambda: self._bump_generation.call(self.client, names, [])))
 
     def publish(self, message: bytes) -> None:
         self._run("publish", lambda: self.client.publish(k.channel(), message))

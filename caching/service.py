@@ -74,7 +74,9 @@ class ModelCache:
         self._lock = threading.Lock()
         self.pid = os.getpid()
         self.subscriber = (
-            coherence.Subscriber(on_message=self._on_message, on_resync=self._on_resync)
+            coherence.Subscriber(
+                on_message=self._on_message, on_resync=self._on_resync, on_tick=self._on_tick
+            )
             if self.remote
             else None
         )
@@ -110,7 +112,7 @@ class ModelCache:
 
     def _recover(self) -> None:
         """Redis is reachable again after failures: orphan everything written before or during the
-        outage (one INCR) and tell every process to drop its L1."""
+        outage (one generation bump, allowed under OOM) and tell every process to drop its L1."""
         if self.remote is None:
             return
         try:
@@ -123,6 +125,22 @@ class ModelCache:
             logger.warning("cache namespace generation bumped to %s after a Redis outage", gen)
         except RemoteUnavailable:
             self._lost_invalidation = True
+
+    def _owe_invalidation(self) -> None:
+        """An invalidation did not reach Redis: recover (bump the generation) as soon as Redis
+        answers, from the subscriber thread (``_on_tick``), since other processes read L2 meanwhile
+        and this one may make no cache call for a long time (or never: a write-only process)."""
+        self._lost_invalidation = True
+        if self.subscriber is not None:
+            self.subscriber.start()
+
+    def _l2_usable(self) -> bool:
+        """L2 is configured and trustworthy (not while an invalidation is still owed to it)."""
+        return self.remote is not None and not self._lost_invalidation
+
+    def _on_tick(self) -> None:
+        if self._lost_invalidation:
+            self._recover()
 
     def _on_message(self, data: dict) -> None:
         if data.get("all"):
@@ -181,7 +199,7 @@ class ModelCache:
 
     def _load_one(self, key: str, load_many: LoadMany, token: int) -> AIModelRecord | None:
         fence = None
-        remote_ok = self.remote is not None
+        remote_ok = self._l2_usable()
         locked = False
         if remote_ok:
             try:
@@ -280,7 +298,7 @@ class ModelCache:
         self._ensure_started()
         token = self.local.token()
         fences: dict[str, bytes | None] = {}
-        remote_ok = self.remote is not None
+        remote_ok = self._l2_usable()
         if remote_ok:
             try:
                 gen = self.gen
@@ -359,7 +377,7 @@ class ModelCache:
         self._ensure_started()
         token = self.lists.token()
         list_gen = None
-        if self.remote is not None:
+        if self._l2_usable():
             try:
                 list_gen, raw = self.remote.list_get(k.list_key(self.gen, digest))
                 if raw is not None:
@@ -392,7 +410,7 @@ class ModelCache:
             try:
                 self.remote.invalidate(model_keys, coherence.message(keys=model_keys))
             except RemoteUnavailable:
-                self._lost_invalidation = True
+                self._owe_invalidation()
         metrics.INVALIDATIONS.labels(scope=scope).inc(len(model_keys))
         cache_invalidated.send(sender=CACHE_SENDER, keys=model_keys, scope=scope, reason=reason)
         return len(model_keys)
@@ -418,7 +436,7 @@ class ModelCache:
                 members = self.remote.invalidate_indexes(names)
                 self.remote.publish(orjson.dumps({"k": members, "p": providers, "t": tags, "all": False}))
             except RemoteUnavailable:
-                self._lost_invalidation = True
+                self._owe_invalidation()
         metrics.INVALIDATIONS.labels(scope=scope).inc(len(members))
         cache_invalidated.send(sender=CACHE_SENDER, keys=members, scope=scope, reason=reason)
         return members
@@ -437,7 +455,7 @@ class ModelCache:
                 self.remote.publish(coherence.message(flush=True, gen=gen))
                 removed = self.remote.delete_pattern(k.generation_pattern(old))
             except RemoteUnavailable:
-                self._lost_invalidation = True
+                self._owe_invalidation()
         metrics.INVALIDATIONS.labels(scope="all").inc()
         cache_invalidated.send(sender=CACHE_SENDER, keys=[], scope="all", reason=reason)
         return removed
