@@ -1,4 +1,6 @@
-"""Admin: the cache dashboard (figures + invalidation behind a confirmation) and the event log."""
+"""Admin: the cache dashboard (figures, invalidation behind a confirmation, invalidation stats),
+the event log, and the invalidation rules (with a dry run showing which cached entries a rule
+would hit)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,8 @@ from django.urls import path, reverse
 
 from models_registry.exceptions import RegistryValidationError
 
+from . import admin_rules  # noqa: F401 - registers the InvalidationRule admin
+from .events import invalidation_event_stats
 from .models import InvalidationEvent
 from .services import cache_invalidate, cache_stats
 
@@ -53,7 +57,7 @@ class InvalidationEventAdmin(admin.ModelAdmin):
         "actor",
         "reason",
     ]
-    list_filter = ["scope", "outcome", "created_at"]
+    list_filter = ["scope", "outcome", "trigger", "created_at"]
     search_fields = ["reason"]
     date_hierarchy = "created_at"
     change_list_template = "caching/admin/event_changelist.html"
@@ -118,6 +122,7 @@ class InvalidationEventAdmin(admin.ModelAdmin):
             "confirming": confirming,
             "can_invalidate": can_invalidate,
             "recent": InvalidationEvent.objects.select_related("actor")[:10],
+            "event_stats": invalidation_event_stats(),
             "opts": self.model._meta,
         }
         return TemplateResponse(request, "caching/admin/dashboard.html", context)

@@ -1,4 +1,5 @@
-"""Cache endpoints: ``GET cache/stats/``, ``POST cache/invalidate/``, ``GET invalidation-events/``.
+"""Cache endpoints: ``GET cache/stats/``, ``POST cache/invalidate/``, ``GET invalidation-events/``
+(filtered) and ``GET invalidation-events/stats/``. The rule endpoints are in ``api_rules.py``.
 
 Staff only: the figures describe the deployment, and invalidation needs the
 ``caching.invalidate_cache`` permission.
@@ -6,6 +7,8 @@ Staff only: the figures describe the deployment, and invalidation needs the
 
 from __future__ import annotations
 
+from django_filters import filters
+from django_filters.rest_framework import DjangoFilterBackend, FilterSet
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
@@ -14,8 +17,10 @@ from rest_framework.permissions import BasePermission, IsAdminUser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
+from models_registry.api import schema
 from models_registry.api.pagination import RegistryPagination
 
+from .events import invalidation_event_stats, invalidation_events_filter_provider
 from .models import InvalidationEvent
 from .services import cache_invalidate, cache_stats
 
@@ -55,6 +60,8 @@ class InvalidateSerializer(serializers.Serializer):
 
 class InvalidationEventSerializer(serializers.ModelSerializer):
     actor = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    rule_name = serializers.CharField(source="rule.name", read_only=True, allow_null=True, default=None)
+    success = serializers.BooleanField(read_only=True, help_text="Outcome ok or degraded.")
 
     class Meta:
         model = InvalidationEvent
@@ -62,13 +69,59 @@ class InvalidationEventSerializer(serializers.ModelSerializer):
             "id",
             "scope",
             "targets",
+            "providers",
             "reason",
+            "context",
+            "rule",
+            "rule_name",
+            "trigger",
             "count",
             "duration_ms",
             "outcome",
+            "success",
+            "error",
             "actor",
             "created_at",
         ]
+
+
+class InvalidationEventStatsSerializer(serializers.Serializer):
+    last_24h = serializers.IntegerField(help_text="Events in the last 24 hours.")
+    last_7d = serializers.IntegerField(
+        help_text="Events in the last 7 days (the window of the figures below)."
+    )
+    window_days = serializers.IntegerField()
+    average_duration_ms = serializers.FloatField(allow_null=True)
+    success_rate = serializers.FloatField(allow_null=True, help_text="Share with outcome ok or degraded.")
+    by_reason = serializers.DictField(child=serializers.IntegerField(), help_text="Top 20 reasons.")
+    by_provider = serializers.DictField(child=serializers.IntegerField(), help_text="Top 20 providers.")
+    by_outcome = serializers.DictField(child=serializers.IntegerField())
+    by_scope = serializers.DictField(child=serializers.IntegerField())
+    most_common_reason = serializers.CharField(allow_null=True)
+    most_active_provider = serializers.CharField(allow_null=True)
+
+
+class InvalidationEventFilterSet(FilterSet):
+    scope = filters.ChoiceFilter(choices=InvalidationEvent.Scope.choices)
+    outcome = filters.ChoiceFilter(choices=InvalidationEvent.Outcome.choices)
+    reason = filters.CharFilter(help_text='Exact reason, e.g. "rule:drop-stale".')
+    reason_contains = filters.CharFilter(field_name="reason", lookup_expr="icontains")
+    provider = filters.CharFilter(method="filter_provider", help_text="Events concerning this provider.")
+    rule = filters.NumberFilter(field_name="rule_id", help_text="Firings of this rule (id).")
+    trigger = filters.CharFilter(help_text="The event a rule fired on, e.g. model_changed.")
+    since = filters.IsoDateTimeFilter(
+        field_name="created_at", lookup_expr="gte", help_text="ISO 8601, inclusive."
+    )
+    until = filters.IsoDateTimeFilter(
+        field_name="created_at", lookup_expr="lt", help_text="ISO 8601, exclusive."
+    )
+
+    class Meta:
+        model = InvalidationEvent
+        fields = []
+
+    def filter_provider(self, queryset, name, value):
+        return invalidation_events_filter_provider(queryset, value.strip()) if value.strip() else queryset
 
 
 StatsSerializer = inline_serializer(
@@ -128,21 +181,34 @@ class CacheInvalidateView(_JSONView):
 
 
 class InvalidationEventListView(_JSONView):
-    """Recorded invalidations, newest first (filter ``scope``, ``outcome``)."""
+    """Recorded invalidations and rule firings, newest first, with filters."""
 
     permission_classes = [IsAdminUser]
     serializer_class = InvalidationEventSerializer
     pagination_class = RegistryPagination
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = InvalidationEventFilterSet
+    queryset = InvalidationEvent.objects.select_related("actor", "rule")
 
-    def get_queryset(self):
-        queryset = InvalidationEvent.objects.select_related("actor")
-        for name in ("scope", "outcome"):
-            value = self.request.query_params.get(name)
-            if value:
-                queryset = queryset.filter(**{name: value})
-        return queryset
-
-    @extend_schema(operation_id="invalidation_events_list", tags=["cache"])
+    @extend_schema(
+        operation_id="invalidation_events_list",
+        responses={200: InvalidationEventSerializer(many=True), **schema.BAD_REQUEST, **schema.AUTH},
+        tags=["cache"],
+    )
     def get(self, request):
-        page = self.paginate_queryset(self.get_queryset())
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         return self.get_paginated_response(InvalidationEventSerializer(page, many=True).data)
+
+
+class InvalidationEventStatsView(_JSONView):
+    """Counts (24 h, 7 d), average duration, success rate, by reason / provider / outcome / scope."""
+
+    permission_classes = [IsAdminUser]
+
+    @extend_schema(
+        operation_id="invalidation_events_stats",
+        responses={200: InvalidationEventStatsSerializer, **schema.AUTH},
+        tags=["cache"],
+    )
+    def get(self, request):
+        return Response(InvalidationEventStatsSerializer(invalidation_event_stats()).data)

@@ -12,6 +12,16 @@ ERRORS = Counter("model_registry_cache_errors_total", "Redis errors by operation
 BREAKER_OPEN = Gauge(
     "model_registry_cache_breaker_open", "1 while the Redis circuit breaker is open.", multiprocess_mode="max"
 )
+RULE_FIRINGS = Counter(
+    "model_registry_cache_rule_firings_total",
+    "Invalidation rule firings that hit entries, by outcome.",
+    ["outcome"],
+)
+RULE_ACTIONS = Counter(
+    "model_registry_cache_rule_action_entries_total",
+    "Entries acted on by invalidation rules, by action.",
+    ["action"],
+)
 DB_LOADS = Counter("model_registry_cache_db_loads_total", "Models loaded from the database on a miss.")
 LATENCY = Histogram(
     "model_registry_cache_operation_seconds",

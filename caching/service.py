@@ -434,6 +434,7 @@ class ModelCache:
             names = [f"ip:{p}" for p in providers] + [f"it:{t}" for t in tags]
             try:
                 members = self.remote.invalidate_indexes(names)
+                self.local.invalidate([_m(key) for key in members])  # e.g. members a rule's tag action added
                 self.remote.publish(orjson.dumps({"k": members, "p": providers, "t": tags, "all": False}))
             except RemoteUnavailable:
                 self._owe_invalidation()

@@ -41,22 +41,28 @@ def cache_invalidate(
     cache = model_cache()
     was_lost = cache._lost_invalidation
     started = time.perf_counter()
+    concerned: set[str] = set()  # providers of what was invalidated (for filters and stats)
     if everything:
         scope, targets = InvalidationEvent.Scope.ALL, []
         count = cache.invalidate_all(reason=reason)
     elif models:
         scope, targets = InvalidationEvent.Scope.MODEL, list(models)
         count = cache.invalidate(list(models), reason=reason, scope="model")
+        concerned = {key.split("/", 1)[0] for key in models if "/" in key}
     elif providers:
         scope, targets = InvalidationEvent.Scope.PROVIDER, list(providers)
         count = len(cache.invalidate_indexes(providers=providers, reason=reason))
+        concerned = set(providers)
     else:
         scope, targets = InvalidationEvent.Scope.TAGS, list(tags)
-        count = len(cache.invalidate_indexes(tags=tags, reason=reason))
+        members = cache.invalidate_indexes(tags=tags, reason=reason)
+        count = len(members)
+        concerned = {key.split("/", 1)[0] for key in members if "/" in key}
     degraded = cache.remote is not None and cache._lost_invalidation and not was_lost
     return InvalidationEvent.objects.create(
         scope=scope,
         targets=targets,
+        providers=sorted(concerned),
         reason=reason,
         count=count,
         duration_ms=round((time.perf_counter() - started) * 1000, 3),

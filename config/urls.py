@@ -1,4 +1,4 @@
-"""Project URLs: admin, the registry API under /api/v1/, OpenAPI schema and docs."""
+"""Project URLs: admin, the registry and versioning APIs under /api/v1/, OpenAPI schema and docs."""
 
 from django.contrib import admin
 from django.urls import include, path
@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("caching.api_urls")),
+    path("api/v1/", include("versioning.api.urls")),  # versions, diffs, changes feed, rollbacks
     path("api/v1/", include("models_registry.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

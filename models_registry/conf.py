@@ -25,9 +25,26 @@ DEFAULTS: dict[str, Any] = {
     "BREAKER_FAILURES": 3,  # consecutive Redis failures that open the circuit breaker
     "BREAKER_COOLDOWN": 5.0,  # seconds before a trial call is let through again
     "BREAKER_LOG_INTERVAL": 30.0,  # at most one "Redis unavailable" log line per interval
-    # Versioning
-    "ROLLBACK_REQUIRES_APPROVAL": True,
-    "MAX_VERSIONS_PER_MODEL": 0,
+    # Invalidation rules and history (caching/rules/, caching/events.py)
+    "RULES_ENABLED": True,  # False: rules never fire on events or schedule (dry runs and explicit runs work)
+    # Extra invalidation strategies: {"name": "dotted.path.to.StrategyClass"} or a list of dotted paths
+    # (the class's ``name`` attribute names it). Built-ins: caching/rules/strategies.py.
+    "CUSTOM_INVALIDATION_STRATEGIES": {},
+    "RULE_REGEX_MAX_LENGTH": 1000,  # characters of a rule's regex (RE2: linear time, no backtracking)
+    "RULE_MAX_ENTRIES": 10_000,  # cached entries one rule evaluation looks at, at most
+    "INVALIDATION_EVENT_RETENTION_DAYS": 30,  # invalidation_events_prune drops older rows (0 = keep)
+    "INVALIDATION_EVENT_MAX_ROWS": 100_000,  # ... and keeps at most this many newest rows (0 = no cap)
+    # Versioning (versioning/)
+    "ENABLE_ROLLBACK": True,  # False: rollback requests are refused
+    "ROLLBACK_REQUIRES_APPROVAL": True,  # False: a request is executed at once (and still recorded)
+    "ROLLBACK_REQUEST_EXPIRY_DAYS": 7,  # pending requests older than this expire (0 = never)
+    "MAX_VERSIONS_PER_MODEL": 0,  # versions_prune keeps the snapshots of the newest N (0 = unlimited)
+    "VERSION_RETENTION_DAYS": 0,  # versions_prune drops snapshots older than this (0 = keep forever)
+    # Impact: when a breaking change is critical (versioning/impact.py)
+    "IMPACT_CRITICAL_PRICE_INCREASE_PCT": 100,  # a price raised by at least this % (doubled)
+    "IMPACT_CRITICAL_LIMIT_DECREASE_PCT": 50,  # a context window / output limit cut by at least this %
+    "IMPACT_CRITICAL_BREAKING_COUNT": 3,  # this many breaking changes in one version
+    "IMPACT_CRITICAL_FIELDS": ("mode", "is_active"),  # a breaking change of these (mode change, deactivation)
     # Security
     "SENSITIVE_METADATA_KEYS": ("api_key", "api_secret", "access_token", "endpoint_secret"),
     # Catalogue import
@@ -38,6 +55,26 @@ DEFAULTS: dict[str, Any] = {
     "IMPORT_MAX_BYTES": 64 * 1024 * 1024,
     # Username that importer and task writes are attributed to in the history (created on demand).
     "SYSTEM_USERNAME": "model-registry-system",
+    # Scheduled maintenance (models_registry/jobs, */tasks.py, models_registry/schedules.py).
+    # Task options are read when the task modules are imported (restart workers to change them).
+    "TASK_TIME_LIMIT": 900,  # seconds; hard limit: the worker child running the task is killed
+    "TASK_SOFT_TIME_LIMIT": 840,  # seconds; SoftTimeLimitExceeded is raised in the task (→ failed)
+    "TASK_MAX_RETRIES": 5,  # retries of transient errors (database/Redis unreachable)
+    "TASK_RETRY_BACKOFF_MAX": 600,  # seconds; cap of the exponential backoff (full jitter)
+    "TASK_LOCK_BACKEND": "auto",  # single flight: auto (postgres advisory lock, else redis, else db)
+    "TASK_LOCK_TTL": None,  # seconds a redis/db lock lives at most (None: TASK_TIME_LIMIT + 60)
+    "TASK_RUN_RETENTION_DAYS": 30,  # TaskRun rows older than this are pruned (0 = keep forever)
+    "PURGE_DEACTIVATED_AFTER_DAYS": 90,  # hard-delete models inactive and untouched this long (0 = never)
+    "PURGE_MAX_PER_RUN": 500,  # models purged per run at most (the next run continues)
+    "WARM_KEYS": (),  # model keys the cache hygiene task keeps warm
+    "WARM_RECENT_COUNT": 100,  # ... plus this many most recently updated active models
+    # Alerts (models_registry/alerts.py)
+    "ALERT_MISS_RATE": 0.5,  # alert when more than this share of lookups reach the database
+    "ALERT_MISS_RATE_MIN_LOOKUPS": 1000,  # ... over at least this many lookups
+    "ALERT_L1_MEMORY_RATIO": 0.9,  # alert when L1 holds more than this share of its byte budget
+    "ALERT_BREAKER_OPEN": True,  # alert while the Redis circuit breaker is open
+    "ALERT_FAILED_ROLLBACKS": True,  # alert on rollback requests that failed since the last check
+    "ALERT_LOOKBACK_MINUTES": 60,  # first check (no previous run): look back this far
 }
 
 

@@ -204,3 +204,7 @@ class ModelAlias(models.Model):
 
     def __str__(self) -> str:
         return f"{self.alias} → {self.ai_model_id}"
+
+
+# Scheduled maintenance rows (defined in their own module, registered with this app).
+from .jobs.models import TaskLock, TaskRun  # noqa: E402, F401

@@ -73,8 +73,10 @@ TEST_SERVICES = {
     "redis": bool(REDIS_URL),
 }
 
-CELERY_BROKER_URL = None
-CELERY_TASK_ALWAYS_EAGER = True
+# Eager by default; ``CELERY_TEST_BROKER_URL`` (set only for the real-worker test's worker
+# process, tests/maintenance/test_worker.py) gives a real broker and turns eager mode off.
+CELERY_BROKER_URL = os.environ.get("CELERY_TEST_BROKER_URL") or None
+CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 SECRET_KEY = env("DJANGO_SECRET_KEY", default="test-secret-key-not-for-production")
 DEBUG = False

@@ -16,6 +16,7 @@ from django.contrib import admin
 
 from .ai_models import AIModelAdmin
 from .providers import ProviderAdmin
+from .task_runs import TaskRunAdmin  # noqa: F401 - scheduled maintenance runs (read-only)
 
 if admin.site.index_template is None:
     admin.site.index_template = "models_registry/admin/index.html"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 
+from django.apps import apps
 from django.contrib import admin
 from django.http import HttpResponseRedirect
 from django.urls import reverse
@@ -30,7 +31,7 @@ from .sensitive import MaskingContextHelper, can_view_sensitive, masked, sensiti
 SERVER_OWNED = ("key", "revision", "version", "created_at", "updated_at", "discovered_at")
 # Shown on the change page only: server-owned values, relations kept by others, the model source
 # (a model added by hand is "manual"; ``ai_model_create``'s ``source`` argument names the writer).
-NOT_ON_ADD = (*SERVER_OWNED, "aliases_display", "source", "expected_revision")
+NOT_ON_ADD = (*SERVER_OWNED, "aliases_display", "source", "expected_revision", "versions_overview")
 
 
 def _fieldsets_map(fieldsets, change) -> tuple:
@@ -116,6 +117,7 @@ class AIModelAdmin(RegistryHistoryAdmin):
         ),
         ("Relations", {"fields": ("successor", "alternatives", "aliases_display")}),
         ("Source", {"fields": (("source", "source_id"), "documentation_url", "metadata")}),
+        ("Versions", {"fields": ("versions_overview",)}),
         ("Change", {"fields": ("change_reason", "expected_revision")}),
     )
 
@@ -151,6 +153,15 @@ class AIModelAdmin(RegistryHistoryAdmin):
         text = json.dumps(masked(obj.metadata), ensure_ascii=False, indent=2, default=str)
         return format_html("<pre>{}</pre><p class='help'>Sensitive values are hidden.</p>", text)
 
+    @admin.display(description="versions")
+    def versions_overview(self, obj):
+        """The latest versions with impact badges, diff and "request rollback" links (versioning)."""
+        if obj is None or not obj.pk or not apps.is_installed("versioning"):
+            return self.get_empty_value_display()
+        from versioning.admin.display import recent_versions_html
+
+        return recent_versions_html(obj)
+
     def _masks_metadata(self, request, obj) -> bool:
         return obj is not None and bool(sensitive_keys(obj.metadata)) and not can_view_sensitive(request.user)
 
@@ -166,7 +177,7 @@ class AIModelAdmin(RegistryHistoryAdmin):
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
             return ()
-        return (*SERVER_OWNED, "aliases_display", "metadata_masked", "provider", "name")
+        return (*SERVER_OWNED, "aliases_display", "metadata_masked", "provider", "name", "versions_overview")
 
     # -- writes ------------------------------------------------------------------------------
 

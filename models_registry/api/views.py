@@ -77,6 +77,22 @@ def _plain(value):
     return str(value)
 
 
+# -- ?as_of= (versioning): the model as it was at a past moment, read from its versions --------
+
+AS_OF = OpenApiParameter(
+    "as_of",
+    OpenApiTypes.DATETIME,
+    OpenApiParameter.QUERY,
+    description="ISO 8601 date-time (naive = UTC) or date: the model as it was then.",
+)
+
+
+def _record_as_of(id: int, value: str) -> AIModelRecord:  # noqa: A002
+    from versioning.selectors import ai_model_record_as_of
+
+    return ai_model_record_as_of(id=id, when=value)
+
+
 class RegistryAPIView(GenericAPIView):
     # JSON in, JSON out; ``queryset`` on subclasses names the model whose permissions guard writes.
 
@@ -166,12 +182,21 @@ class AIModelDetailView(RegistryAPIView):
     @extend_schema(
         operation_id="models_retrieve",
         summary="Get a model by id",
-        description="Inactive (soft-deleted) models are returned too, with `is_active: false`.",
-        parameters=[schema.IF_NONE_MATCH, schema.ETAG],
-        responses={200: AIModelSerializer, **schema.NOT_MODIFIED, **schema.AUTH, **schema.NOT_FOUND},
+        description="Inactive (soft-deleted) models are returned too, with `is_active: false`. "
+        "With `as_of`, the model as it was at that moment (from its versions; 404 if it did not exist yet).",
+        parameters=[schema.IF_NONE_MATCH, schema.ETAG, AS_OF],
+        responses={
+            200: AIModelSerializer,
+            **schema.NOT_MODIFIED,
+            **schema.BAD_REQUEST,
+            **schema.AUTH,
+            **schema.NOT_FOUND,
+        },
         tags=["models"],
     )
     def get(self, request, id: int):  # noqa: A002
+        if "as_of" in request.query_params:
+            return _model_response(request, _record_as_of(id, request.query_params["as_of"]))
         return _model_response(request, selectors.ai_model_get(id=id))
 
     @extend_schema(

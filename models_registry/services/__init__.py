@@ -12,9 +12,11 @@ from .models import (
     WRITABLE_FIELDS,
     ai_model_create,
     ai_model_deactivate,
+    ai_model_restore_snapshot,
     ai_model_update,
 )
 from .providers import provider_create, provider_get_or_create, provider_update
+from .purge import ai_model_purge_deactivated
 
 __all__ = [
     "WRITABLE_FIELDS",
@@ -23,6 +25,8 @@ __all__ = [
     "ai_model_bulk_upsert",
     "ai_model_create",
     "ai_model_deactivate",
+    "ai_model_purge_deactivated",
+    "ai_model_restore_snapshot",
     "ai_model_update",
     "provider_create",
     "provider_get_or_create",

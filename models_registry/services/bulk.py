@@ -4,7 +4,9 @@
 queries per batch (not per model or per field), yet keeps the single-write guarantees: every
 model is validated, unchanged models are left alone, changed ones get ``revision + 1``, one
 history row each (with actor and reason) and one ``ai_model_written`` signal each.
-Successors are resolved by key among existing and newly created models.
+Successors are resolved by key among existing and newly created models. Version labels are
+computed before the rows are written, as on the single path; the versions themselves are
+collected by ``versioning.batching.version_batch`` and written in bulk at the end.
 """
 
 from __future__ import annotations
@@ -17,12 +19,13 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from versioning.batching import version_batch
 from versioning.diff import diff_states
 
 from ..exceptions import RegistryValidationError
 from ..models import AIModel, ModelAlias, Provider
 from ..records import ai_model_state
-from .models import _emit, normalize_fields
+from .models import _emit, _next_version_label, normalize_fields
 from .providers import _display_name
 
 SCALAR_UPDATE_FIELDS = (
@@ -205,6 +208,7 @@ def ai_model_bulk_upsert(
         changes = diff_states(before, after)
         if changes:
             instance.revision += 1
+            instance.version = _next_version_label(instance.version, changes)
             instance.updated_at = now
             changed.append((instance, before, after, changes))
         else:
@@ -216,7 +220,9 @@ def ai_model_bulk_upsert(
         columns = {c.field.split(".", 1)[0] for c in changes} & set(SCALAR_UPDATE_FIELDS)
         by_columns.setdefault(tuple(sorted(columns)), []).append(instance)
     for columns, objs in by_columns.items():
-        AIModel.objects.bulk_update(objs, [*columns, "revision", "updated_at"], batch_size=batch_size)
+        AIModel.objects.bulk_update(
+            objs, [*columns, "revision", "version", "updated_at"], batch_size=batch_size
+        )
 
     deactivated: list[tuple[AIModel, dict, dict, list]] = []
     if deactivate_missing_source:
@@ -234,8 +240,12 @@ def ai_model_bulk_upsert(
             instance.revision += 1
             instance.updated_at = now
             after = {**before, "is_active": False}
-            deactivated.append((instance, before, after, diff_states(before, after)))
-        AIModel.objects.bulk_update([d[0] for d in deactivated], ["is_active", "revision", "updated_at"])
+            changes = diff_states(before, after)
+            instance.version = _next_version_label(instance.version, changes)
+            deactivated.append((instance, before, after, changes))
+        AIModel.objects.bulk_update(
+            [d[0] for d in deactivated], ["is_active", "revision", "version", "updated_at"]
+        )
 
     # Aliases: new ones only; an alias never moves silently from one model to another.
     alias_rows = []
@@ -263,19 +273,20 @@ def ai_model_bulk_upsert(
         )
 
     item_aliases = {item.key: sorted(item.aliases) for item in items}
-    for _, instance in to_create:
-        after = ai_model_state(instance, alternatives=[], aliases=item_aliases.get(instance.key, []))
-        result.created.append(instance.key)
-        result.changes[instance.key] = diff_states(None, after)
-        _emit(instance, "create", None, after, result.changes[instance.key], actor, reason, source)
-    for instance, before, after, changes in changed:
-        result.updated.append(instance.key)
-        result.changes[instance.key] = changes
-        _emit(instance, "update", before, after, changes, actor, reason, source)
-    for instance, before, after, changes in deactivated:
-        result.deactivated.append(instance.key)
-        result.changes[instance.key] = changes
-        _emit(instance, "deactivate", before, after, changes, actor, reason, source)
+    with version_batch():  # the versions of all these writes: bulk-inserted at the end of the block
+        for _, instance in to_create:
+            after = ai_model_state(instance, alternatives=[], aliases=item_aliases.get(instance.key, []))
+            result.created.append(instance.key)
+            result.changes[instance.key] = diff_states(None, after)
+            _emit(instance, "create", None, after, result.changes[instance.key], actor, reason, source)
+        for instance, before, after, changes in changed:
+            result.updated.append(instance.key)
+            result.changes[instance.key] = changes
+            _emit(instance, "update", before, after, changes, actor, reason, source)
+        for instance, before, after, changes in deactivated:
+            result.deactivated.append(instance.key)
+            result.changes[instance.key] = changes
+            _emit(instance, "deactivate", before, after, changes, actor, reason, source)
 
     if dry_run:
         transaction.set_rollback(True)

@@ -1,8 +1,13 @@
-"""Single-model writes: create, update, deactivate.
+"""Single-model writes: create, update, deactivate, restore a snapshot.
 
 Each function runs in one transaction, locks the row it changes (``SELECT … FOR UPDATE``),
 validates with ``full_clean``, skips writes that change nothing (no revision bump, no history
 row, no signal), and sends ``ai_model_written`` before the transaction commits.
+
+The version label (``AIModel.version``) is computed here, before the save, from the changes
+(``versioning.impact.next_label``: breaking → major, non-breaking → minor, cosmetic → patch), so
+the row, its history row and the cache carry it; ``versioning`` records the version itself from
+the hook.
 """
 
 from __future__ import annotations
@@ -17,8 +22,8 @@ from versioning.diff import Change, diff_states
 
 from ..decimals import NotADecimal, normalize_price_map, to_decimal
 from ..exceptions import ConflictError, ModelNotFound, PreconditionFailed, RegistryValidationError
-from ..models import AIModel, Provider
-from ..records import ai_model_state
+from ..models import AIModel, ModelAlias, Provider
+from ..records import STATE_FIELDS, ai_model_state
 from ..signals import ai_model_written
 from .errors import as_registry_error
 
@@ -98,6 +103,13 @@ def normalize_fields(data: Mapping[str, Any]) -> dict[str, Any]:
     if "alternatives" in out:
         out["alternatives"] = [_model_ref(v, "alternatives") for v in (out["alternatives"] or [])]
     return out
+
+
+def _next_version_label(current: str, changes: list[Change]) -> str:
+    """The label of the version ``changes`` make (computed before the save; see the docstring)."""
+    from versioning.impact import next_label
+
+    return next_label(current, changes)
 
 
 def _validate(instance: AIModel) -> None:
@@ -225,6 +237,7 @@ def ai_model_update(
     if not changes:
         return instance
     instance.revision += 1
+    instance.version = _next_version_label(instance.version, changes)
     _save(instance, actor=actor, reason=reason)
     if alternatives is not None:
         instance.alternatives.set(alternatives)
@@ -250,3 +263,90 @@ def ai_model_deactivate(
         expected_revision=expected_revision,
         action="deactivate",
     )
+
+
+# Every field a state (``records.STATE_FIELDS``) holds that a restore writes; provider and name
+# are the identity (checked, never written) and aliases are rows of their own.
+RESTORED_FIELDS: tuple[str, ...] = tuple(
+    f for f in STATE_FIELDS if f in WRITABLE_FIELDS and f not in ("provider", "name")
+)
+
+
+def _restore_aliases(instance: AIModel, before: list[str], target: list[str], source: str) -> None:
+    """Make the model's aliases exactly ``target``; an alias now held by another model (or equal
+    to a model key) is not taken from it: ``ConflictError``."""
+    added = sorted(set(target) - set(before))
+    removed = sorted(set(before) - set(target))
+    if added:
+        held = ModelAlias.objects.filter(alias__in=added).exclude(ai_model=instance)
+        taken = sorted(
+            {*held.values_list("alias", flat=True)}
+            | {*AIModel.objects.filter(key__in=added).values_list("key", flat=True)}
+        )
+        if taken:
+            raise ConflictError(
+                f"Cannot restore the aliases {', '.join(taken)} of {instance.key!r}: "
+                "they now belong to another model."
+            )
+    if removed:
+        ModelAlias.objects.filter(ai_model=instance, alias__in=removed).delete()
+    if added:
+        ModelAlias.objects.bulk_create([ModelAlias(alias=a, ai_model=instance, source=source) for a in added])
+
+
+@transaction.atomic
+def ai_model_restore_snapshot(
+    *,
+    ai_model: AIModel | int,
+    snapshot: Mapping[str, Any],
+    actor=None,
+    reason: str = "",
+    source: str = "rollback",
+    expected_revision: int | None = None,
+) -> AIModel:
+    """Put the model back exactly in the state ``snapshot`` holds (a version's snapshot, encoded
+    as stored or decoded): every scalar, the pricing / capabilities / metadata maps, tags, the
+    successor by key, the alternatives by keys and the aliases.
+
+    The same path as every write: row lock, ``full_clean``, diff, save with actor and reason,
+    ``ai_model_written`` (action ``"restore"``) — so the restore is a new version and history is
+    never rewritten. A restore that changes nothing returns the row untouched (no version). A
+    snapshot of another model, or one naming a successor or alternative that no longer exists,
+    is refused (``RegistryValidationError``) and nothing is written."""
+    from versioning.snapshots import decode_state
+
+    state = decode_state(dict(snapshot))
+    missing = [f for f in STATE_FIELDS if f not in state]
+    if missing:
+        raise RegistryValidationError(
+            f"The snapshot lacks {', '.join(missing)}.", field_errors={"snapshot": [f"Missing: {missing}"]}
+        )
+    instance = _lock(ai_model)
+    if (state["provider"], state["name"]) != (instance.provider.slug, instance.name):
+        raise RegistryValidationError(
+            f"The snapshot is of {state['provider']}/{state['name']}, not {instance.key}.",
+            field_errors={"snapshot": ["The snapshot belongs to another model."]},
+        )
+    if expected_revision is not None and instance.revision != expected_revision:
+        raise PreconditionFailed(
+            f"Model {instance.key!r} is at revision {instance.revision}, not {expected_revision}.",
+            extra={"current_revision": instance.revision},
+        )
+    values = normalize_fields({f: state[f] for f in RESTORED_FIELDS})
+    alternatives = values.pop("alternatives") or []
+    aliases = sorted(state["aliases"] or [])
+    before = ai_model_state(instance)
+    for field, value in values.items():
+        setattr(instance, field, value)
+    _validate(instance)
+    after = ai_model_state(instance, alternatives=[m.key for m in alternatives], aliases=aliases)
+    changes = diff_states(before, after)
+    if not changes:
+        return instance
+    instance.revision += 1
+    instance.version = _next_version_label(instance.version, changes)
+    _save(instance, actor=actor, reason=reason)
+    instance.alternatives.set(alternatives)
+    _restore_aliases(instance, before["aliases"], aliases, source)
+    _emit(instance, "restore", before, after, changes, actor, reason, source)
+    return instance

@@ -47,3 +47,18 @@ def _delete_namespace(namespace: str) -> None:
             client.delete(name)
     finally:
         client.close()
+
+
+@pytest.fixture
+def cache_tx(namespace, db):
+    """The cache on (L2 = the test Redis, a fresh namespace) inside the test's transaction, without
+    the pub/sub subscriber: much faster than ``cache_on`` (no table flush, no subscriber to stop)
+    for tests that do not need real commits or a second process. The process's own invalidations
+    drop its L1 directly."""
+    with override_settings(MODEL_REGISTRY=cache_settings(namespace)):
+        reset_model_cache()
+        cache = model_cache()
+        cache.subscriber = None
+        yield cache
+        reset_model_cache()
+    _delete_namespace(namespace)
