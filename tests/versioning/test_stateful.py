@@ -177,7 +177,7 @@ def test_versioning_state_machine():
     run_state_machine_as_test(
         VersioningMachine,
         settings=settings(
-            max_examples=20,
+            max_examples=15,
             stateful_step_count=15,
             deadline=None,
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
