@@ -9,7 +9,7 @@ included, restarts it). What survives a purge and what does not:
   foreign-key constraints;
 - deleted with it (``on_delete=CASCADE``): its aliases, its ``versioning.ModelVersion`` rows
   (snapshots and diffs; their own audit rows are kept) and its closed ``RollbackRequest`` rows
-  (deleted first, explicitly: see ``_delete_closed_rollback_requests``);
+  (deleted first, one by one, so each is audited: see ``_delete_closed_rollback_requests``);
 - never purged: a model with an open (pending/approved) rollback request.
 
 Other models pointing at a purged one (as successor or alternative) are changed through the
@@ -65,9 +65,8 @@ def _invalidate_after_commit(keys: list[str]) -> None:
 
 
 def _delete_closed_rollback_requests(instance: AIModel, *, actor, reason: str) -> None:
-    """Delete the model's (closed) rollback requests first, each with its audit row: they would
-    go with the model anyway (``ai_model`` CASCADE), but ``target_version`` is ``PROTECT``, and
-    Django refuses a cascade that reaches a protected row even when that row is deleted too."""
+    """Delete the model's (closed) rollback requests first, one by one, so each leaves its own
+    audit row with the actor and reason (a cascade from the model would delete them silently)."""
     if not apps.is_installed("versioning"):
         return
     for request in instance.rollback_requests.all():
