@@ -103,14 +103,13 @@ def stats(samples: list[float]) -> dict:
 
 @dataclass
 class Series:
-    """One timed operation: ``fn`` per sample, ``before`` untimed before each sample, ``prepare``
-    untimed before each round's slice; ``tiers`` records which cache tiers answered."""
+    """One timed operation: ``fn`` per sample, ``before`` untimed before each sample; ``tiers``
+    records which cache tiers answered."""
 
     name: str
     fn: Callable[[], object]
     per_round: int
     before: Callable[[], object] | None = None
-    prepare: Callable[[], object] | None = None
     tiers: bool = False
     warmup: int | None = None  # untimed calls per round (default: a tenth of the slice, 2..200)
 
@@ -122,8 +121,6 @@ def run_rounds(series: list[Series], rounds: int) -> dict:
     for _ in range(rounds):
         gc.collect()
         for s in series:
-            if s.prepare is not None:
-                s.prepare()
             warmup = max(2, min(s.per_round // 10, 200)) if s.warmup is None else s.warmup
             for _ in range(warmup):
                 if s.before is not None:

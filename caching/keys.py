@@ -22,6 +22,7 @@ used verbatim, but ``validate_model_key`` refuses empty, over-long or control-ch
 
 import hashlib
 import json
+import re
 
 from models_registry.conf import registry_settings
 
@@ -33,12 +34,15 @@ class InvalidCacheKey(ValueError):
     """A model key that must not be used to build a cache key."""
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def validate_model_key(key: str) -> str:
     if not isinstance(key, str) or not key:
         raise InvalidCacheKey("A model key must be a non-empty string.")
     if len(key) > MAX_MODEL_KEY_LENGTH:
         raise InvalidCacheKey(f"A model key is at most {MAX_MODEL_KEY_LENGTH} characters.")
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in key):
+    if _CONTROL.search(key):
         raise InvalidCacheKey("A model key must not contain control characters.")
     return key
 

@@ -42,6 +42,12 @@ logger = logging.getLogger("caching")
 LoadMany = Callable[[Sequence[str]], dict[str, AIModelRecord]]
 """Loads records by key or alias from the database: ``{requested key: record}`` (found only)."""
 
+# Labelled counters bound once: ``labels()`` costs a dict lookup under a lock on every call.
+_HITS_L1, _HITS_L2 = metrics.HITS.labels(tier="l1"), metrics.HITS.labels(tier="l2")
+_HITS_L1_LIST, _HITS_L2_LIST = metrics.HITS.labels(tier="l1_list"), metrics.HITS.labels(tier="l2_list")
+_MISSES_L1, _MISSES_L2 = metrics.MISSES.labels(tier="l1"), metrics.MISSES.labels(tier="l2")
+_MISSES_LIST = metrics.MISSES.labels(tier="list")
+
 _NEGATIVE = "__model_registry_missing__"  # L1 marker for "no such model" (short-lived, local only)
 _LOCK_WAIT = 0.005
 
@@ -189,10 +195,10 @@ class ModelCache:
             return load_many([key]).get(key)
         value = self._l1_lookup(key)
         if value is not None:
-            metrics.HITS.labels(tier="l1").inc()
+            _HITS_L1.inc()
             cache_hit.send(sender=CACHE_SENDER, key=key, tier="l1")
             return None if value == _NEGATIVE else value
-        metrics.MISSES.labels(tier="l1").inc()
+        _MISSES_L1.inc()
         self._ensure_started()
         token = self.local.token()
         return self.flight.do(key, lambda: self._load_one(key, load_many, token))
@@ -222,7 +228,7 @@ class ModelCache:
                     fence = fences[0]
             except RemoteUnavailable:
                 remote_ok = False
-        metrics.MISSES.labels(tier="l2").inc()
+        _MISSES_L2.inc()
         try:
             record = self._load_from_db([key], load_many).get(key)
             if record is None:
@@ -259,7 +265,7 @@ class ModelCache:
         return False
 
     def _l2_hit(self, key: str, record: AIModelRecord, token: int) -> AIModelRecord:
-        metrics.HITS.labels(tier="l2").inc()
+        _HITS_L2.inc()
         cache_hit.send(sender=CACHE_SENDER, key=key, tier="l2")
         self.local.set(_m(key), record, token=token)
         return record
@@ -291,10 +297,10 @@ class ModelCache:
             else:
                 out[key] = None if value == _NEGATIVE else value
         if hits_l1:
-            metrics.HITS.labels(tier="l1").inc(len(wanted) - len(missing))
+            _HITS_L1.inc(len(wanted) - len(missing))
         if not missing:
             return out
-        metrics.MISSES.labels(tier="l1").inc(len(missing))
+        _MISSES_L1.inc(len(missing))
         self._ensure_started()
         token = self.local.token()
         fences: dict[str, bytes | None] = {}
@@ -317,7 +323,7 @@ class ModelCache:
                         still.append(key)
                         fences[key] = fence
                 if l2_hits:
-                    metrics.HITS.labels(tier="l2").inc(len(l2_hits))
+                    _HITS_L2.inc(len(l2_hits))
                     self.local.set_many({_m(key): rec for key, rec in l2_hits.items()}, token=token)
                     out.update(l2_hits)
                 missing = still
@@ -325,7 +331,7 @@ class ModelCache:
                 remote_ok = False
         if not missing:
             return out
-        metrics.MISSES.labels(tier="l2").inc(len(missing))
+        _MISSES_L2.inc(len(missing))
         loaded = self._load_from_db(missing, load_many)
         fills = []
         local_items = {}
@@ -351,7 +357,9 @@ class ModelCache:
             key = key_for_id(model_id)
             return None if key is None else load_many([key]).get(key)
         key = self.local.get(("i", model_id))
-        if key is None and self.remote is not None:
+        if key is not None:  # the hot path: no re-store, no size measurement
+            return self.get(key, load_many)
+        if self.remote is not None:
             self._ensure_started()
             try:
                 raw = self.remote.get_refs([k.id_key(self.gen, model_id)])[0]
@@ -372,7 +380,7 @@ class ModelCache:
         digest = k.list_digest(params)
         page = self.lists.get(digest)
         if page is not None:
-            metrics.HITS.labels(tier="l1_list").inc()
+            _HITS_L1_LIST.inc()
             return page
         self._ensure_started()
         token = self.lists.token()
@@ -384,12 +392,12 @@ class ModelCache:
                     data = orjson.loads(raw)
                     if data.get("lg") == list_gen:
                         page = {"count": data["count"], "keys": data["keys"]}
-                        metrics.HITS.labels(tier="l2_list").inc()
+                        _HITS_L2_LIST.inc()
                         self.lists.set(digest, page, token=token)
                         return page
             except (RemoteUnavailable, orjson.JSONDecodeError, KeyError, TypeError):
                 list_gen = None
-        metrics.MISSES.labels(tier="list").inc()
+        _MISSES_LIST.inc()
         page = load_page()
         self.lists.set(digest, page, token=token)
         if list_gen is not None:
