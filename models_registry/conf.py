@@ -53,6 +53,8 @@ DEFAULTS: dict[str, Any] = {
     "IMPORT_MAX_SHRINK_RATIO": 0.5,
     "IMPORT_FETCH_TIMEOUT": 30,
     "IMPORT_MAX_BYTES": 64 * 1024 * 1024,
+    # Catalogue sync (models_registry/sync): the guard uses IMPORT_MIN_MODELS / IMPORT_MAX_SHRINK_RATIO.
+    "SYNC_MISSING_GRACE_DAYS": 7,  # a model missing upstream this long is deprecated (a source may override)
     # Username that importer and task writes are attributed to in the history (created on demand).
     "SYSTEM_USERNAME": "model-registry-system",
     # Scheduled maintenance (models_registry/jobs, */tasks.py, models_registry/schedules.py).

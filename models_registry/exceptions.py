@@ -57,3 +57,23 @@ class CatalogIntegrityError(CatalogError):
     """A catalogue failed the integrity guard (too few models, or too large a shrink)."""
 
     default_code = "catalog_integrity"
+
+
+class SyncForbidden(ApplicationError):
+    """The actor may not decide this sync change: no permission, or they ran the sync that held it (403)."""
+
+    status_code = 403
+    default_code = "forbidden"
+
+
+class SyncStateError(ConflictError):
+    """The sync change is not held (already decided or superseded), or the model is gone (409)."""
+
+    default_code = "sync_conflict"
+
+
+class SyncNotFound(ApplicationError):
+    """No such catalogue source, sync run or sync change (404)."""
+
+    status_code = 404
+    default_code = "not_found"

@@ -208,3 +208,6 @@ class ModelAlias(models.Model):
 
 # Scheduled maintenance rows (defined in their own module, registered with this app).
 from .jobs.models import TaskLock, TaskRun  # noqa: E402, F401
+
+# Upstream catalogue sync rows (defined in their own module, registered with this app).
+from .sync.models import CatalogSource, SyncChange, SyncMissing, SyncRun  # noqa: E402, F401

@@ -62,6 +62,13 @@ SCHEDULES: tuple[Schedule, ...] = (
         description="Check the alert thresholds (miss rate, Redis breaker, L1 memory, failed rollbacks).",
     ),
     Schedule(
+        name="sync catalogues",
+        task="models_registry.tasks.sync_catalogues",
+        cron="41 * * * *",  # hourly, at minute 41
+        description="Sync every enabled upstream catalogue source (models_registry.sync): apply or hold "
+        "the change-set per the source's policy; deprecate models missing past the grace period.",
+    ),
+    Schedule(
         name="expire rollback requests",
         task="versioning.tasks.expire_rollback_requests",
         cron="17 * * * *",  # hourly, at minute 17

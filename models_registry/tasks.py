@@ -27,3 +27,11 @@ def prune_task_runs():
     from models_registry.jobs.services import task_runs_prune
 
     return task_runs_prune()
+
+
+@maintenance_task("models_registry.tasks.sync_catalogues")
+def sync_catalogues():
+    """Sync every enabled ``CatalogSource`` (``models_registry.sync``); ``{source: status}``."""
+    from models_registry.sync.services import sync_runs_all
+
+    return sync_runs_all()

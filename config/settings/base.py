@@ -136,6 +136,14 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Choice sets whose field name collides with another component's ("status" of rollbacks).
+    "ENUM_NAME_OVERRIDES": {
+        "RollbackStatusEnum": "versioning.models.RollbackRequest.Status",
+        "SyncRunStatusEnum": "models_registry.sync.models.SyncRun.Status",
+        "SyncChangeActionEnum": "models_registry.sync.models.SyncChange.Action",
+        "SyncChangeStateEnum": "models_registry.sync.models.SyncChange.State",
+        "SyncPolicyEnum": "models_registry.sync.models.CatalogSource.Policy",
+    },
 }
 
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)

@@ -14,6 +14,7 @@ keeps it and can add ``{% load registry_stats %}{% catalogue_stats %}`` to it.
 
 from django.contrib import admin
 
+from ..sync import admin as sync_admin  # noqa: F401 - catalogue sources, sync runs, held changes
 from .ai_models import AIModelAdmin
 from .providers import ProviderAdmin
 from .task_runs import TaskRunAdmin  # noqa: F401 - scheduled maintenance runs (read-only)

@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from ..sync import views as sync_views
 from . import views
 
 app_name = "models_registry_api"
@@ -15,4 +16,17 @@ urlpatterns = [
     path("providers/", views.ProviderListView.as_view(), name="provider-list"),
     path("providers/<str:ref>/", views.ProviderDetailView.as_view(), name="provider-detail"),
     path("auth/token/", views.AuthTokenView.as_view(), name="auth-token"),
+    # Upstream catalogue sync (models_registry/sync)
+    path("sync/sources/<int:pk>/run/", sync_views.SyncSourceRunView.as_view(), name="sync-source-run"),
+    path("sync/runs/", sync_views.SyncRunListView.as_view(), name="sync-run-list"),
+    path("sync/runs/<int:pk>/", sync_views.SyncRunDetailView.as_view(), name="sync-run-detail"),
+    path("sync/changes/", sync_views.SyncChangeListView.as_view(), name="sync-change-list"),
+    path(
+        "sync/changes/<int:pk>/approve/",
+        sync_views.SyncChangeApproveView.as_view(),
+        name="sync-change-approve",
+    ),
+    path(
+        "sync/changes/<int:pk>/reject/", sync_views.SyncChangeRejectView.as_view(), name="sync-change-reject"
+    ),
 ]
