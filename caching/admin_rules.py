@@ -19,6 +19,7 @@ from models_registry.exceptions import RegistryValidationError
 
 from .models import InvalidationRule
 from .rules import services
+from .rules.services import RULE_FIELDS
 from .rules.strategies import strategies
 from .rules.validation import EVENTS
 
@@ -57,19 +58,7 @@ class InvalidationRuleForm(forms.ModelForm):
 
     class Meta:
         model = InvalidationRule
-        fields = [
-            "name",
-            "description",
-            "enabled",
-            "priority",
-            "events",
-            "strategy",
-            "strategy_params",
-            "match",
-            "conditions",
-            "actions",
-            "stop_processing",
-        ]
+        fields = list(RULE_FIELDS)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

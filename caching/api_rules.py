@@ -30,6 +30,7 @@ from .api import CanInvalidateCache, _JSONView
 from .models import InvalidationRule
 from .rules import services
 from .rules.conditions import OPERATORS, SOURCES
+from .rules.services import RULE_FIELDS
 from .rules.validation import EVENTS
 
 # -- serializers -------------------------------------------------------------------------------
@@ -102,17 +103,7 @@ class InvalidationRuleSerializer(serializers.ModelSerializer):
         model = InvalidationRule
         fields = [
             "id",
-            "name",
-            "description",
-            "enabled",
-            "priority",
-            "events",
-            "strategy",
-            "strategy_params",
-            "match",
-            "conditions",
-            "actions",
-            "stop_processing",
+            *RULE_FIELDS,
             "created_by",
             "created_at",
             "updated_at",
