@@ -25,35 +25,11 @@ from versioning.diff import diff_states
 from ..exceptions import RegistryValidationError
 from ..models import AIModel, ModelAlias, Provider
 from ..records import ai_model_state
-from .models import _emit, _next_version_label, normalize_fields
+from .models import WRITABLE_FIELDS, _emit, _next_version_label, normalize_fields
 from .providers import _display_name
 
-SCALAR_UPDATE_FIELDS = (
-    "display_name",
-    "description",
-    "mode",
-    "context_window",
-    "max_output_tokens",
-    "input_cost_per_1m",
-    "output_cost_per_1m",
-    "pricing",
-    "supports_streaming",
-    "supports_function_calling",
-    "supports_vision",
-    "capabilities",
-    "tags",
-    "metadata",
-    "is_active",
-    "is_deprecated",
-    "deprecation_date",
-    "successor",
-    "source",
-    "source_id",
-    "documentation_url",
-    "discovered_at",
-    "revision",
-    "updated_at",
-)
+# Columns a bulk update may write: every writable field stored on the row (alternatives is M2M).
+COLUMN_FIELDS = frozenset(WRITABLE_FIELDS) - {"alternatives"}
 
 
 @dataclass
@@ -217,7 +193,7 @@ def ai_model_bulk_upsert(
     # grouped by which columns changed, is several times faster than all 23 columns for every row.
     by_columns: dict[tuple[str, ...], list[AIModel]] = {}
     for instance, _, _, changes in changed:
-        columns = {c.field.split(".", 1)[0] for c in changes} & set(SCALAR_UPDATE_FIELDS)
+        columns = {c.field.split(".", 1)[0] for c in changes} & COLUMN_FIELDS
         by_columns.setdefault(tuple(sorted(columns)), []).append(instance)
     for columns, objs in by_columns.items():
         AIModel.objects.bulk_update(
