@@ -18,6 +18,9 @@ from django.db.models import Count, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
+from caching.keys import InvalidCacheKey, validate_model_key
+from caching.service import model_cache
+
 from .exceptions import ModelNotFound
 from .models import AIModel, ModelAlias, Provider
 from .records import AIModelRecord, record_from_instance
@@ -68,9 +71,6 @@ def _key_for_id(model_id: int) -> str | None:
 
 def ai_model_get(*, key: str | None = None, id: int | None = None) -> AIModelRecord:  # noqa: A002
     """One model by key (or alias) or by id, through the two-tier cache. Raises ``ModelNotFound``."""
-    from caching.keys import InvalidCacheKey
-    from caching.service import model_cache
-
     if (key is None) == (id is None):
         raise TypeError("Pass exactly one of key= or id=.")
     try:
@@ -88,9 +88,6 @@ def ai_model_get(*, key: str | None = None, id: int | None = None) -> AIModelRec
 def ai_model_get_many(*, keys: Iterable[str]) -> dict[str, AIModelRecord | None]:
     """``{key: record or None}`` for every requested key (aliases resolved), through the cache:
     one pass over L1, one MGET for the rest, one database query for what is still missing."""
-    from caching.keys import InvalidCacheKey
-    from caching.service import model_cache
-
     wanted = list(dict.fromkeys(keys))
     try:
         return model_cache().get_many(wanted, _load_records)
@@ -101,8 +98,6 @@ def ai_model_get_many(*, keys: Iterable[str]) -> dict[str, AIModelRecord | None]
 
 
 def _valid_key(key) -> bool:
-    from caching.keys import InvalidCacheKey, validate_model_key
-
     try:
         validate_model_key(key)
     except InvalidCacheKey:
@@ -208,7 +203,6 @@ def ai_model_page(
     page — its count and model keys — is cached under them and dropped on every model write; the
     records come from ``ai_model_get_many``, cached per model. ``queryset`` is only evaluated on
     a miss."""
-    from caching.service import model_cache
 
     def load_page() -> dict:
         count = queryset.count()
