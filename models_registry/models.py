@@ -14,6 +14,8 @@ from django.db import models
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
+from .fields import EncryptedMetadataField
+
 PRICE_MAX_DIGITS = 24
 PRICE_DECIMAL_PLACES = 12
 
@@ -109,7 +111,7 @@ class AIModel(models.Model):
     supports_vision = models.BooleanField(null=True, blank=True)
     capabilities = models.JSONField(default=dict, blank=True)
     tags = models.JSONField(default=list, blank=True)
-    metadata = models.JSONField(default=dict, blank=True)
+    metadata = EncryptedMetadataField(default=dict, blank=True)  # sensitive values encrypted at rest
 
     is_active = models.BooleanField(default=True)
     is_deprecated = models.BooleanField(default=False)

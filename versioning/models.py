@@ -20,6 +20,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
+from models_registry.fields import EncryptedChangesField, EncryptedStateField
 from models_registry.models import AIModel
 
 from .db import CurrentTransactionId
@@ -44,10 +45,10 @@ class ModelVersion(models.Model):
     number = models.PositiveIntegerField(help_text="1, 2, 3 … per model, without gaps.")
     label = models.CharField(max_length=32, help_text="Semver-like: major = breaking, minor = additions.")
     revision = models.PositiveIntegerField(help_text="The model's revision after this version.")
-    snapshot = models.JSONField(
+    snapshot = EncryptedStateField(
         null=True, blank=True, help_text="Full state (versioning.snapshots); null once pruned."
     )
-    changes = models.JSONField(
+    changes = EncryptedChangesField(
         default=list,
         blank=True,
         help_text="[{field, path, old, new, kind, category}] from the previous version.",
@@ -123,10 +124,10 @@ class RollbackRequest(models.Model):
     decided_at = models.DateTimeField(null=True, blank=True)
     decision_comment = models.TextField(blank=True)
     base_revision = models.PositiveIntegerField(help_text="The model's revision when requested.")
-    requested_changes = models.JSONField(
+    requested_changes = EncryptedChangesField(
         default=list, blank=True, help_text="Diff current → target when requested."
     )
-    approved_changes = models.JSONField(
+    approved_changes = EncryptedChangesField(
         null=True, blank=True, help_text="Diff current → target when approved (what the approver saw)."
     )
     result_version = models.ForeignKey(

@@ -10,7 +10,8 @@ the code that committed.
 Context of ``model_changed``: ``key``, ``keys`` (``[key]``), ``model_id``, ``provider``,
 ``providers``, ``action`` (create/update/deactivate/restore), ``source`` (admin/api/import/sync/
 rollback/system), ``reason``, ``actor`` (username or null), ``revision``, ``version``,
-``changed_fields`` (top-level field names) and ``changes`` (``[{field, old, new, kind}]``).
+``changed_fields`` (top-level field names) and ``changes`` (``[{field, old, new, kind}]``; the
+values of sensitive metadata keys masked, since contexts are stored in invalidation events).
 
 Context of ``provider_updated``: ``provider``, ``providers``, ``name``, ``is_active``.
 """
@@ -23,6 +24,7 @@ import threading
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 
 from models_registry.conf import registry_settings
+from models_registry.sensitive import MASK, is_sensitive_key, masked
 
 logger = logging.getLogger("caching.rules")
 _state = threading.local()
@@ -93,8 +95,25 @@ def model_context(writes: list[dict]) -> dict:
         "revision": last["revision"],
         "version": last["version"],
         "changed_fields": sorted({change.top for change in changes}),
-        "changes": jsonable([change.as_dict() for change in changes]),
+        "changes": jsonable([_redacted(change) for change in changes]),
     }
+
+
+def _redacted(change) -> dict:
+    """``change.as_dict()`` with sensitive metadata values masked (never stored or passed on)."""
+    data = change.as_dict()
+    parts = change.parts
+    if parts[0] != "metadata":
+        return data
+    if len(parts) == 1:
+        return {**data, "old": masked(data["old"]), "new": masked(data["new"])}
+    if is_sensitive_key(parts[1]):
+        return {
+            **data,
+            "old": None if data["old"] is None else MASK,
+            "new": None if data["new"] is None else MASK,
+        }
+    return data
 
 
 def on_model_written(

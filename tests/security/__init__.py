@@ -1,0 +1,1 @@
+"""Security tests: secrets at rest, in the cache and in logs; limits."""
