@@ -3,6 +3,9 @@
 The dry run page shows, for each rule, the cached entries it would hit now (key, provider,
 revision, tiers, TTL) and what each action would affect; it changes nothing. It is reached from a
 rule's page ("Dry run", with a choice of event and context) or as a changelist action.
+
+Every add, change and delete goes through the rule services with the user and a reason, so it
+leaves a history row; the History page (simple-history, read-only: no revert) lists them.
 """
 
 from __future__ import annotations
@@ -11,10 +14,12 @@ import json
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
+from models_registry.admin.base import RegistryHistoryAdmin
 from models_registry.exceptions import RegistryValidationError
 
 from .models import InvalidationRule
@@ -91,7 +96,7 @@ class DryRunForm(forms.Form):
 
 
 @admin.register(InvalidationRule)
-class InvalidationRuleAdmin(admin.ModelAdmin):
+class InvalidationRuleAdmin(RegistryHistoryAdmin):
     form = InvalidationRuleForm
     list_display = ["name", "enabled", "priority", "event_list", "strategy", "action_list", "stop_processing"]
     list_filter = ["enabled", "strategy"]
@@ -109,7 +114,15 @@ class InvalidationRuleAdmin(admin.ModelAdmin):
         return ", ".join(a.get("type", "?") for a in obj.actions or [] if isinstance(a, dict))
 
     def save_model(self, request, obj, form, change):
-        services.rule_save(rule=obj, actor=request.user)
+        reason = "Changed in the admin." if change else "Added in the admin."
+        services.rule_save(rule=obj, actor=request.user, reason=reason)
+
+    def delete_model(self, request, obj):
+        services.rule_delete(rule=obj, actor=request.user, reason="Deleted in the admin.")
+
+    def delete_queryset(self, request, queryset):
+        for rule in queryset:
+            services.rule_delete(rule=rule, actor=request.user, reason="Deleted in the admin.")
 
     def get_urls(self):
         custom = [
@@ -143,11 +156,9 @@ class InvalidationRuleAdmin(admin.ModelAdmin):
         return self._page(request, runs)
 
     def dry_run_view(self, request, object_id: int):
-        rule = get_object_or_404(InvalidationRule, pk=object_id)
-        if not self.has_view_or_change_permission(request, rule):
-            from django.core.exceptions import PermissionDenied
-
+        if not self.has_view_or_change_permission(request):  # before the lookup: no existence oracle
             raise PermissionDenied
+        rule = get_object_or_404(InvalidationRule, pk=object_id)
         default_event = rule.events[0] if isinstance(rule.events, list) and rule.events else "manual"
         data = request.POST if request.method == "POST" else None
         form = DryRunForm(data, initial={"event": default_event, "context": {}})

@@ -7,7 +7,11 @@ Staff only: the figures describe the deployment, and invalidation needs the
 
 from __future__ import annotations
 
+import datetime as dt
+
+from django.core.exceptions import ValidationError
 from django_filters import filters
+from django_filters.fields import IsoDateTimeField
 from django_filters.rest_framework import DjangoFilterBackend, FilterSet
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -19,6 +23,7 @@ from rest_framework.response import Response
 
 from models_registry.api import schema
 from models_registry.api.pagination import RegistryPagination
+from models_registry.api.strict import StrictInputMixin
 
 from .events import invalidation_event_stats, invalidation_events_filter_provider
 from .models import InvalidationEvent
@@ -33,7 +38,28 @@ class CanInvalidateCache(BasePermission):
         )
 
 
-class InvalidateSerializer(serializers.Serializer):
+# What an invalidation records (the event): named in a request body, refused as read-only.
+EVENT_READ_ONLY_FIELDS = (
+    "id",
+    "scope",
+    "targets",
+    "context",
+    "rule",
+    "rule_name",
+    "trigger",
+    "count",
+    "duration_ms",
+    "outcome",
+    "success",
+    "error",
+    "actor",
+    "created_at",
+)
+
+
+class InvalidateSerializer(StrictInputMixin, serializers.Serializer):
+    read_only_fields = EVENT_READ_ONLY_FIELDS
+
     models = serializers.ListField(
         child=serializers.CharField(max_length=512), required=False, max_length=10_000
     )
@@ -45,9 +71,6 @@ class InvalidateSerializer(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, max_length=1000, default="")
 
     def validate(self, attrs):
-        unknown = set(self.initial_data) - set(self.fields)
-        if unknown:
-            raise serializers.ValidationError({name: ["Unknown field."] for name in sorted(unknown)})
         chosen = [name for name in ("models", "providers", "tags") if attrs.get(name)] + (
             ["all"] if attrs.get("all") else []
         )
@@ -101,6 +124,24 @@ class InvalidationEventStatsSerializer(serializers.Serializer):
     most_active_provider = serializers.CharField(allow_null=True)
 
 
+class _UtcIsoDateTimeField(IsoDateTimeField):
+    """An ISO 8601 date-time as UTC: PostgreSQL refuses the UTC offsets beyond ±15:59 that the ISO
+    syntax allows (a 400, not a database error)."""
+
+    def to_python(self, value):
+        moment = super().to_python(value)
+        if moment is None or moment.tzinfo is None:
+            return moment
+        try:
+            return moment.astimezone(dt.UTC)
+        except OverflowError:
+            raise ValidationError(self.error_messages["invalid"], code="invalid") from None
+
+
+class UtcIsoDateTimeFilter(filters.IsoDateTimeFilter):
+    field_class = _UtcIsoDateTimeField
+
+
 class InvalidationEventFilterSet(FilterSet):
     scope = filters.ChoiceFilter(choices=InvalidationEvent.Scope.choices)
     outcome = filters.ChoiceFilter(choices=InvalidationEvent.Outcome.choices)
@@ -109,12 +150,8 @@ class InvalidationEventFilterSet(FilterSet):
     provider = filters.CharFilter(method="filter_provider", help_text="Events concerning this provider.")
     rule = filters.NumberFilter(field_name="rule_id", help_text="Firings of this rule (id).")
     trigger = filters.CharFilter(help_text="The event a rule fired on, e.g. model_changed.")
-    since = filters.IsoDateTimeFilter(
-        field_name="created_at", lookup_expr="gte", help_text="ISO 8601, inclusive."
-    )
-    until = filters.IsoDateTimeFilter(
-        field_name="created_at", lookup_expr="lt", help_text="ISO 8601, exclusive."
-    )
+    since = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="gte", help_text="ISO 8601, inclusive.")
+    until = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="lt", help_text="ISO 8601, exclusive.")
 
     class Meta:
         model = InvalidationEvent

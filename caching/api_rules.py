@@ -5,7 +5,8 @@
   rule would hit and what each action would affect; changes nothing
 - ``POST invalidation-rules/{id}/run/`` body ``{"context"?}``: run it now (event ``manual``), recorded
 
-Staff only; writes need the ``caching`` model permission (add / change / delete
+Writes take the reason for their history row from the ``X-Change-Reason`` header (as the model
+endpoints do). Staff only; writes need the ``caching`` model permission (add / change / delete
 ``invalidationrule``), running a rule needs ``caching.invalidate_cache``. The serializers check
 shapes and JSON types; the meaning (operators, fields, value types, regexes, strategy and action
 parameters) is checked by the model on save, so the API and the admin refuse the same rules,
@@ -13,8 +14,6 @@ with a 400 naming the field (``conditions``, ``actions``, ``strategy_params`` â€
 """
 
 from __future__ import annotations
-
-from collections.abc import Mapping
 
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
@@ -25,7 +24,10 @@ from rest_framework.response import Response
 from models_registry.api import schema
 from models_registry.api.fields import StrictBooleanField, StrictCharField, StrictIntegerField
 from models_registry.api.pagination import RegistryPagination
+from models_registry.api.strict import StrictInputMixin
+from models_registry.api.views import change_reason
 
+from . import keys as k
 from .api import CanInvalidateCache, _JSONView
 from .models import InvalidationRule
 from .rules import services
@@ -65,7 +67,9 @@ class ActionListField(serializers.ListField):
     child = serializers.DictField()
 
 
-class InvalidationRuleInputSerializer(serializers.Serializer):
+class InvalidationRuleInputSerializer(StrictInputMixin, serializers.Serializer):
+    read_only_fields = ("id", "created_by", "created_at", "updated_at")
+
     name = StrictCharField(max_length=100)
     description = StrictCharField(required=False, allow_blank=True, max_length=5000)
     enabled = StrictBooleanField(required=False)
@@ -84,12 +88,6 @@ class InvalidationRuleInputSerializer(serializers.Serializer):
     conditions = ConditionListField(required=False, max_length=50)
     actions = ActionListField(allow_empty=False, max_length=20)
     stop_processing = StrictBooleanField(required=False)
-
-    def validate(self, attrs):
-        unknown = set(self.initial_data) - set(self.fields) if isinstance(self.initial_data, Mapping) else ()
-        if unknown:
-            raise serializers.ValidationError({name: ["Unknown field."] for name in sorted(unknown)})
-        return attrs
 
 
 class InvalidationRuleSerializer(serializers.ModelSerializer):
@@ -111,14 +109,45 @@ class InvalidationRuleSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class DryRunInputSerializer(serializers.Serializer):
+class _HandGivenContext:
+    def validate_context(self, value):  # names that become cache keys: checked before any lookup
+        try:
+            return k.validate_context_names(value)
+        except k.InvalidCacheKey as exc:
+            raise serializers.ValidationError(str(exc)) from exc
+
+
+# What a firing reports or records: named in a dry-run / run body, refused as read-only.
+RESULT_READ_ONLY_FIELDS = (
+    "rule",
+    "rule_name",
+    "strategy",
+    "dry_run",
+    "candidates",
+    "matched",
+    "entries",
+    "truncated",
+    "actions",
+    "outcome",
+    "error",
+    "notes",
+    "duration_ms",
+    "actor",
+)
+
+
+class DryRunInputSerializer(_HandGivenContext, StrictInputMixin, serializers.Serializer):
+    read_only_fields = RESULT_READ_ONLY_FIELDS
+
     event = serializers.ChoiceField(
         choices=EVENTS, required=False, help_text="Default: the rule's first event."
     )
     context = serializers.DictField(required=False, help_text="The event context to evaluate with.")
 
 
-class RunInputSerializer(serializers.Serializer):
+class RunInputSerializer(_HandGivenContext, StrictInputMixin, serializers.Serializer):
+    read_only_fields = (*RESULT_READ_ONLY_FIELDS, "event")  # a run now is always event "manual"
+
     context = serializers.DictField(required=False, help_text="The event context to evaluate with.")
 
 
@@ -196,6 +225,7 @@ class InvalidationRuleListCreateView(_JSONView):
 
     @extend_schema(
         operation_id="invalidation_rules_create",
+        parameters=[schema.CHANGE_REASON],
         request=InvalidationRuleInputSerializer,
         responses={201: InvalidationRuleSerializer, **schema.BAD_REQUEST, **schema.AUTH},
         tags=["invalidation rules"],
@@ -203,7 +233,9 @@ class InvalidationRuleListCreateView(_JSONView):
     def post(self, request):
         serializer = InvalidationRuleInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        rule = services.rule_create(data=serializer.validated_data, actor=request.user)
+        rule = services.rule_create(
+            data=serializer.validated_data, actor=request.user, reason=change_reason(request)
+        )
         return Response(InvalidationRuleSerializer(rule).data, status=status.HTTP_201_CREATED)
 
 
@@ -248,11 +280,12 @@ class InvalidationRuleDetailView(_RuleView):
         serializer = InvalidationRuleInputSerializer(data=request.data, partial=partial)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data if partial else {**PUT_DEFAULTS, **serializer.validated_data}
-        rule = services.rule_update(rule=rule, data=data)
+        rule = services.rule_update(rule=rule, data=data, actor=request.user, reason=change_reason(request))
         return Response(InvalidationRuleSerializer(rule).data)
 
     @extend_schema(
         operation_id="invalidation_rules_update",
+        parameters=[schema.CHANGE_REASON],
         request=InvalidationRuleInputSerializer,
         responses={200: InvalidationRuleSerializer, **schema.BAD_REQUEST, **schema.AUTH, **RULE_NOT_FOUND},
         tags=["invalidation rules"],
@@ -262,6 +295,7 @@ class InvalidationRuleDetailView(_RuleView):
 
     @extend_schema(
         operation_id="invalidation_rules_partial_update",
+        parameters=[schema.CHANGE_REASON],
         request=InvalidationRuleInputSerializer(partial=True),
         responses={200: InvalidationRuleSerializer, **schema.BAD_REQUEST, **schema.AUTH, **RULE_NOT_FOUND},
         tags=["invalidation rules"],
@@ -271,11 +305,12 @@ class InvalidationRuleDetailView(_RuleView):
 
     @extend_schema(
         operation_id="invalidation_rules_destroy",
+        parameters=[schema.CHANGE_REASON],
         responses={204: None, **schema.AUTH, **RULE_NOT_FOUND},
         tags=["invalidation rules"],
     )
     def delete(self, request, id: int):  # noqa: A002
-        services.rule_delete(rule=self.rule(id))
+        services.rule_delete(rule=self.rule(id), actor=request.user, reason=change_reason(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

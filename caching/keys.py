@@ -18,6 +18,12 @@ Layout (``P`` = ``mr:v1:{namespace}``, ``G`` = the namespace generation):
 
 Model keys may contain any character (``/ : @ . *``); Redis keys are binary-safe, so they are
 used verbatim, but ``validate_model_key`` refuses empty, over-long or control-character keys.
+Provider and tag names of the index sets are checked the same way (``validate_provider_name``:
+a provider slug; ``validate_tag_name``). Every entry point that turns input into a key calls
+these first (the read API, the by-key URL, cache invalidation, rule parameters), so a bad key is
+an error before any Redis call. Names are only ever used as literal keys: glob characters in them
+(``*`` in ``bedrock/*/...``) match nothing else; SCAN patterns are built from the configured
+prefix alone, escaped with ``_glob_escape``.
 """
 
 import hashlib
@@ -25,9 +31,11 @@ import json
 import re
 
 from models_registry.conf import registry_settings
+from models_registry.validation import MAX_TAG_LENGTH
 
 VERSION = "v1"
 MAX_MODEL_KEY_LENGTH = 512
+MAX_PROVIDER_LENGTH = 100  # Provider.slug
 
 
 class InvalidCacheKey(ValueError):
@@ -35,6 +43,7 @@ class InvalidCacheKey(ValueError):
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_PROVIDER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")  # as models_registry.models.validate_provider_slug
 
 
 def validate_model_key(key: str) -> str:
@@ -45,6 +54,50 @@ def validate_model_key(key: str) -> str:
     if _CONTROL.search(key):
         raise InvalidCacheKey("A model key must not contain control characters.")
     return key
+
+
+def validate_provider_name(provider: str) -> str:
+    """A provider slug for an index key: letters, digits, ``_ - .`` (no glob or control characters)."""
+    if not isinstance(provider, str) or not provider:
+        raise InvalidCacheKey("A provider must be a non-empty string.")
+    if len(provider) > MAX_PROVIDER_LENGTH:
+        raise InvalidCacheKey(f"A provider is at most {MAX_PROVIDER_LENGTH} characters.")
+    if not _PROVIDER.fullmatch(provider):
+        raise InvalidCacheKey("A provider slug is letters, digits, '_', '-' and '.'.")
+    return provider
+
+
+def validate_tag_name(tag: str) -> str:
+    """A tag for an index key: non-empty, at most ``MAX_TAG_LENGTH`` characters, no control characters."""
+    if not isinstance(tag, str) or not tag.strip():
+        raise InvalidCacheKey("A tag must be a non-empty string.")
+    if len(tag) > MAX_TAG_LENGTH:
+        raise InvalidCacheKey(f"A tag is at most {MAX_TAG_LENGTH} characters.")
+    if _CONTROL.search(tag):
+        raise InvalidCacheKey("A tag must not contain control characters.")
+    return tag
+
+
+def validate_context_names(context):
+    """An invalidation rule's event context given by hand (dry run, run now): the model keys,
+    providers and tags in it (``key(s)``, ``provider(s)``, ``tag(s)``) checked as above."""
+    checks = {
+        "key": validate_model_key,
+        "keys": validate_model_key,
+        "provider": validate_provider_name,
+        "providers": validate_provider_name,
+        "tag": validate_tag_name,
+        "tags": validate_tag_name,
+    }
+    for name, check in checks.items():
+        value = context.get(name) if hasattr(context, "get") else None
+        for item in value if isinstance(value, list | tuple) else [value]:
+            if isinstance(item, str) and item:  # other values are ignored by the strategies
+                try:
+                    check(item)
+                except InvalidCacheKey as exc:
+                    raise InvalidCacheKey(f"{name}: {exc}") from exc
+    return context
 
 
 def prefix() -> str:

@@ -4,6 +4,9 @@
 applied, the schedule ticked, an operator asked), a *strategy* picks candidate cache entries, the
 rule's *conditions* filter them, and its *actions* run on what is left (``caching/rules/``).
 
+Every rule change (created, changed, deleted) leaves a simple-history row with its actor and reason
+(``InvalidationRule.history``; written by ``caching.rules.services``).
+
 ``InvalidationEvent``: explicit invalidations (API, admin, maintenance) and rule firings that hit
 something: what, why, in which context, how long, outcome. Invalidations caused by model writes
 themselves are not recorded here (one per write would double the write load); they are counted in
@@ -13,6 +16,7 @@ the ``model_registry_cache_invalidations_total`` metric. Rows are pruned by age 
 
 from django.conf import settings
 from django.db import models
+from simple_history.models import HistoricalRecords
 
 
 class InvalidationRule(models.Model):
@@ -60,6 +64,8 @@ class InvalidationRule(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    history = HistoricalRecords(excluded_fields=["updated_at"])
 
     class Meta:
         ordering = ["-priority", "name"]

@@ -38,6 +38,15 @@ def cache_invalidate(
             k.validate_model_key(key)
         except k.InvalidCacheKey as exc:
             raise RegistryValidationError(field_errors={"models": [f"{key[:80]!r}: {exc}"]}) from exc
+    for field, values, check in (
+        ("providers", providers, k.validate_provider_name),
+        ("tags", tags, k.validate_tag_name),
+    ):
+        for value in values:
+            try:
+                check(value)
+            except k.InvalidCacheKey as exc:
+                raise RegistryValidationError(field_errors={field: [f"{str(value)[:80]!r}: {exc}"]}) from exc
     cache = model_cache()
     was_lost = cache._lost_invalidation
     started = time.perf_counter()

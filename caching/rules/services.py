@@ -8,7 +8,9 @@ Entry points for the rest of the project:
 - ``rules_evaluate_scheduled()`` — the periodic task (event ``schedule``); its results are
   ``RuleResult`` objects: ``rule_results_summary(results)`` gives JSON-able figures to record;
 - ``rule_dry_run(rule=...)`` — what a rule would hit now; changes nothing, records nothing;
-- ``rule_execute(rule=...)`` — run one rule now (event ``manual``), recorded.
+- ``rule_execute(rule=...)`` — run one rule now (event ``manual``), recorded;
+- ``rule_create`` / ``rule_update`` / ``rule_delete`` / ``rule_save`` — edit rules; each takes
+  ``actor`` and ``reason``, which name the simple-history row the edit leaves (deletion included).
 
 Enabled rules listening to the event run in priority order (higher first, then by name); a rule
 with ``stop_processing`` that hits something ends the round. Each firing that hits entries (or
@@ -180,6 +182,13 @@ def _record(rule: InvalidationRule, result: RuleResult, context: dict, actor) ->
 # -- editing -------------------------------------------------------------------------------------
 
 
+def _attribute(rule: InvalidationRule, *, actor, reason: str, default: str) -> None:
+    """Name the actor and the reason on the history row the next save or delete writes."""
+    rule._change_reason = reason.strip() or default
+    if getattr(actor, "pk", None):
+        rule._history_user = actor
+
+
 def _apply(rule: InvalidationRule, data: Mapping[str, Any]) -> InvalidationRule:
     unknown = sorted(set(data) - set(RULE_FIELDS))
     if unknown:
@@ -195,26 +204,36 @@ def _apply(rule: InvalidationRule, data: Mapping[str, Any]) -> InvalidationRule:
 
 
 @transaction.atomic
-def rule_create(*, data: Mapping[str, Any], actor=None) -> InvalidationRule:
+def rule_create(*, data: Mapping[str, Any], actor=None, reason: str = "") -> InvalidationRule:
     rule = InvalidationRule(created_by=actor if getattr(actor, "pk", None) else None)
+    _attribute(rule, actor=actor, reason=reason, default="Rule created.")
     return _apply(rule, data)
 
 
 @transaction.atomic
-def rule_update(*, rule: InvalidationRule, data: Mapping[str, Any]) -> InvalidationRule:
+def rule_update(
+    *, rule: InvalidationRule, data: Mapping[str, Any], actor=None, reason: str = ""
+) -> InvalidationRule:
     rule = InvalidationRule.objects.select_for_update().get(pk=rule.pk)
+    _attribute(rule, actor=actor, reason=reason, default="Rule changed.")
     return _apply(rule, data)
 
 
-def rule_delete(*, rule: InvalidationRule) -> None:
+@transaction.atomic
+def rule_delete(*, rule: InvalidationRule, actor=None, reason: str = "") -> None:
+    """Delete the rule; its history keeps a deletion row (actor, reason); past firings stay,
+    detached from it."""
+    _attribute(rule, actor=actor, reason=reason, default="Rule deleted.")
     rule.delete()
 
 
 @transaction.atomic
-def rule_save(*, rule: InvalidationRule, actor=None) -> InvalidationRule:
+def rule_save(*, rule: InvalidationRule, actor=None, reason: str = "") -> InvalidationRule:
     """Validate and save a rule edited in place (the admin form)."""
-    if rule.pk is None and rule.created_by_id is None and getattr(actor, "pk", None):
+    adding = rule.pk is None
+    if adding and rule.created_by_id is None and getattr(actor, "pk", None):
         rule.created_by = actor
+    _attribute(rule, actor=actor, reason=reason, default="Rule created." if adding else "Rule changed.")
     return _apply(rule, {})
 
 

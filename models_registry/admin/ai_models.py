@@ -13,6 +13,8 @@ import json
 
 from django.apps import apps
 from django.contrib import admin
+from django.contrib.admin.widgets import AutocompleteSelect, AutocompleteSelectMultiple
+from django.core.exceptions import ValidationError
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join, mark_safe
@@ -51,6 +53,25 @@ def _fieldsets_map(fieldsets, change) -> tuple:
 
 def _price(value):
     return None if value is None else decimal_to_str(value)
+
+
+class _TolerantAutocomplete:
+    """Django's autocomplete widget looks the submitted value up to re-render it; a value that is
+    not an id (``"abc"``) would raise there. Render it as empty: the form error is shown instead."""
+
+    def optgroups(self, name, value, attr=None):
+        try:
+            return super().optgroups(name, value, attr)
+        except (ValueError, ValidationError):
+            return super().optgroups(name, [], attr)
+
+
+class TolerantAutocompleteSelect(_TolerantAutocomplete, AutocompleteSelect):
+    pass
+
+
+class TolerantAutocompleteSelectMultiple(_TolerantAutocomplete, AutocompleteSelectMultiple):
+    pass
 
 
 @admin.register(AIModel)
@@ -161,6 +182,21 @@ class AIModelAdmin(RegistryHistoryAdmin):
         from versioning.admin.display import recent_versions_html
 
         return recent_versions_html(obj)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name in self.get_autocomplete_fields(request):
+            kwargs.setdefault(
+                "widget", TolerantAutocompleteSelect(db_field, self.admin_site, using=kwargs.get("using"))
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if db_field.name in self.get_autocomplete_fields(request):
+            kwargs.setdefault(
+                "widget",
+                TolerantAutocompleteSelectMultiple(db_field, self.admin_site, using=kwargs.get("using")),
+            )
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
 
     def _masks_metadata(self, request, obj) -> bool:
         return obj is not None and bool(sensitive_keys(obj.metadata)) and not can_view_sensitive(request.user)

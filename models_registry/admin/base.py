@@ -58,8 +58,12 @@ def describe(exc: ApplicationError) -> str:
 
 
 def reason_from(form) -> str:
-    """The optional change reason typed into the form."""
-    return (form.cleaned_data.get("change_reason") or "").strip()
+    """The change reason typed into the form; without one, what the form did (every history row
+    and version has a reason)."""
+    typed = (form.cleaned_data.get("change_reason") or "").strip()
+    if typed:
+        return typed
+    return "Added in the admin." if form.instance._state.adding else "Changed in the admin."
 
 
 def adopt(obj, saved) -> None:

@@ -59,8 +59,8 @@ class ProviderAdmin(RegistryHistoryAdmin):
         return self._models_link(obj, obj.active_model_count, is_active__exact=1)
 
     def get_fieldsets(self, request, obj=None):
-        if obj is None:  # timestamps do not exist yet; provider_create takes no reason
-            return self.fieldsets[:1]
+        if obj is None:  # timestamps do not exist yet
+            return (self.fieldsets[0], self.fieldsets[2])
         return self.fieldsets
 
     def get_readonly_fields(self, request, obj=None):
@@ -82,7 +82,9 @@ class ProviderAdmin(RegistryHistoryAdmin):
                 )
             else:
                 saved = services.provider_create(
-                    **{name: form.cleaned_data[name] for name in ("slug", *PROVIDER_FIELDS)}
+                    **{name: form.cleaned_data[name] for name in ("slug", *PROVIDER_FIELDS)},
+                    actor=request.user,
+                    reason=reason_from(form),
                 )
         except ApplicationError as exc:
             raise rejection(exc) from exc

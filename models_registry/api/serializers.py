@@ -6,13 +6,13 @@ a list page or (later) the cache. Its declared fields only document that shape.
 
 Input: ``AIModelCreateSerializer`` (POST: ``provider`` and ``name`` required) and
 ``AIModelUpdateSerializer`` (PUT / PATCH: writable fields only). Both check JSON types and refuse
-server-owned, identity and unknown fields by name instead of ignoring them; the services do
-the rest of the validation (``full_clean``, references, constraints).
+server-owned, identity and unknown fields by name instead of ignoring them
+(``strict.StrictInputMixin``); the services do the rest of the validation (``full_clean``,
+references, constraints).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from rest_framework import serializers
@@ -22,6 +22,7 @@ from ..records import AIModelRecord, record_from_instance, record_to_dict
 from ..services.models import SERVER_OWNED_FIELDS, WRITABLE_FIELDS
 from .fields import PriceField, StrictBooleanField, StrictCharField, StrictIntegerField
 from .sensitive import has_sensitive, masked
+from .strict import StrictInputMixin
 
 # In the output but never settable.
 READ_ONLY_FIELDS: tuple[str, ...] = (*SERVER_OWNED_FIELDS, "aliases")
@@ -161,7 +162,7 @@ def _object(**kwargs) -> serializers.DictField:
     return serializers.DictField(required=False, allow_null=True, **kwargs)
 
 
-class _WritableFieldsSerializer(serializers.Serializer):
+class _WritableFieldsSerializer(StrictInputMixin, serializers.Serializer):
     """The ``WRITABLE_FIELDS`` of a model, type-checked; unknown and read-only names refused."""
 
     display_name = _text(255)
@@ -190,25 +191,9 @@ class _WritableFieldsSerializer(serializers.Serializer):
     documentation_url = _text(1000)
     discovered_at = serializers.DateTimeField(required=False, allow_null=True)
 
-    #: names this serializer refuses with a specific message (subclasses add identity fields)
-    refused_fields: dict[str, str] = {name: "This field is read-only." for name in READ_ONLY_FIELDS}
-
-    def to_internal_value(self, data: Any) -> dict:
-        extra: dict[str, list[str]] = {}
-        if isinstance(data, Mapping):
-            for name in data:
-                if name not in self.fields:
-                    extra[str(name)] = [self.refused_fields.get(name, "Unknown field.")]
-        try:
-            value = super().to_internal_value(data)
-        except serializers.ValidationError as exc:
-            if not extra:
-                raise
-            detail = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
-            raise serializers.ValidationError({**detail, **extra}) from exc
-        if extra:
-            raise serializers.ValidationError(extra)
-        return value
+    #: server-owned names, refused as read-only (``strict.StrictInputMixin``); subclasses add
+    #: the identity fields with their own message
+    read_only_fields = READ_ONLY_FIELDS
 
 
 class AIModelCreateSerializer(_WritableFieldsSerializer):
@@ -223,8 +208,7 @@ class AIModelUpdateSerializer(_WritableFieldsSerializer):
     given fields). ``provider`` and ``name`` make up the key and cannot change."""
 
     refused_fields = {
-        **_WritableFieldsSerializer.refused_fields,
-        **{name: "This field cannot be changed (it is part of the key)." for name in IDENTITY_FIELDS},
+        name: "This field cannot be changed (it is part of the key)." for name in IDENTITY_FIELDS
     }
 
 

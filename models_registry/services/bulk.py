@@ -4,6 +4,8 @@
 queries per batch (not per model or per field), yet keeps the single-write guarantees: every
 model is validated, unchanged models are left alone, changed ones get ``revision + 1``, one
 history row each (with actor and reason) and one ``ai_model_written`` signal each.
+Providers the items name that do not exist yet are created first, each with a history row
+naming the actor and a reason (``"Created by <reason of the import>"``).
 Successors are resolved by key among existing and newly created models. Version labels are
 computed before the rows are written, as on the single path; the versions themselves are
 collected by ``versioning.batching.version_batch`` and written in bulk at the end.
@@ -18,6 +20,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from simple_history.utils import bulk_create_with_history
 
 from versioning.batching import version_batch
 from versioning.diff import diff_states
@@ -72,13 +75,21 @@ def _error_text(exc: Exception) -> str:
     return str(exc)
 
 
-def _ensure_providers(slugs: set[str]) -> dict[str, Provider]:
+def _ensure_providers(slugs: set[str], *, actor=None, reason: str = "") -> dict[str, Provider]:
+    """The providers named by ``slugs``; missing ones are created (in three queries) with one
+    history row each naming ``actor`` and the reason."""
     existing = {p.slug: p for p in Provider.objects.filter(slug__in=slugs)}
     missing = [Provider(slug=s, name=_display_name(s)) for s in sorted(slugs - set(existing))]
     for provider in missing:
         provider.full_clean(validate_unique=False)  # bulk_create(ignore_conflicts=True) below
     if missing:
-        Provider.objects.bulk_create(missing, ignore_conflicts=True)
+        bulk_create_with_history(
+            missing,
+            Provider,
+            ignore_conflicts=True,
+            default_user=actor if getattr(actor, "pk", None) else None,
+            default_change_reason=f"Created by {reason.strip() or 'an import'}.",
+        )
         existing = {p.slug: p for p in Provider.objects.filter(slug__in=slugs)}
     return existing
 
@@ -103,7 +114,7 @@ def ai_model_bulk_upsert(
     models of that source that are not among ``items``. ``dry_run`` computes the same result
     and rolls everything back."""
     result = BulkResult()
-    providers = _ensure_providers({item.provider for item in items})
+    providers = _ensure_providers({item.provider for item in items}, actor=actor, reason=reason)
     keys = [item.key for item in items]
     existing: dict[str, AIModel] = {}
     for chunk in _chunks(keys, batch_size):

@@ -5,7 +5,9 @@ each change's diff).
 Every step calls ``models_registry.sync.services`` — the same rules as the API: running needs
 ``models_registry.run_catalogsource``; deciding needs ``models_registry.approve_syncchange`` and
 someone other than the actor of the run that held the change (four eyes). Runs and changes are
-never added, changed or deleted through the stock forms.
+never added, changed or deleted through the stock forms. Source edits (add, change, delete) leave
+a history row with the user and a reason (typed, else what the form did); the source's History
+page is read-only (no revert).
 """
 
 from __future__ import annotations
@@ -17,7 +19,12 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
+from versioning.admin.display import render_for, viewing_user
+from versioning.masking import can_view_sensitive, mask_changes, mask_state
+
+from ..admin.base import RegistryHistoryAdmin, reason_from
 from ..exceptions import ApplicationError
+from ..forms import ServiceWriteForm
 from . import services
 from .models import CatalogSource, SyncChange, SyncRun
 
@@ -42,8 +49,25 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+class CatalogSourceAdminForm(ServiceWriteForm):
+    """A source's fields and the optional reason kept in its history."""
+
+    class Meta:
+        model = CatalogSource
+        fields = (
+            "name",
+            "format",
+            "location",
+            "enabled",
+            "policy",
+            "schedule",
+            "missing_grace_days",
+        )
+
+
 @admin.register(CatalogSource)
-class CatalogSourceAdmin(admin.ModelAdmin):
+class CatalogSourceAdmin(RegistryHistoryAdmin):
+    form = CatalogSourceAdminForm
     list_display = ("name", "format", "policy", "enabled", "location", "schedule", "last_run")
     list_filter = ("format", "policy", "enabled")
     search_fields = ("name", "location")
@@ -58,6 +82,22 @@ class CatalogSourceAdmin(admin.ModelAdmin):
 
     def has_run_permission(self, request) -> bool:
         return request.user.has_perm(services.RUN_PERMISSION)
+
+    # -- writes: each leaves a history row naming the user and a reason -------------------------
+
+    def save_model(self, request, obj, form, change):
+        obj._history_user = request.user
+        obj._change_reason = reason_from(form)
+        obj.save()
+
+    def delete_model(self, request, obj):
+        obj._history_user = request.user
+        obj._change_reason = "Deleted in the admin."
+        obj.delete()
+
+    def delete_queryset(self, request, queryset):
+        for source in queryset:
+            self.delete_model(request, source)
 
     def _sync(self, request, queryset, *, dry_run: bool) -> None:
         for source in queryset:
@@ -143,7 +183,7 @@ class SyncRunAdmin(ReadOnlyAdmin):
     inlines = [SyncChangeInline]
 
 
-def _diff_table(change: SyncChange) -> str:
+def _diff_table(change: SyncChange, *, can_view: bool) -> str:
     rows = format_html_join(
         "",
         "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td><code>{}</code></td><td><code>{}</code></td></tr>",
@@ -152,10 +192,10 @@ def _diff_table(change: SyncChange) -> str:
                 c.get("field"),
                 c.get("kind"),
                 c.get("category") or "",
-                json.dumps(c.get("old"), default=str),
-                json.dumps(c.get("new"), default=str),
+                json.dumps(c.get("old"), default=str, ensure_ascii=False),
+                json.dumps(c.get("new"), default=str, ensure_ascii=False),
             )
-            for c in change.changes
+            for c in mask_changes(change.changes, can_view=can_view)
         ),
     )
     return format_html(
@@ -193,11 +233,23 @@ class SyncChangeAdmin(ReadOnlyAdmin):
 
     @admin.display(description="changes")
     def diff(self, obj: SyncChange) -> str:
-        return _diff_table(obj)
+        return _diff_table(obj, can_view=self._can_view())
 
     @admin.display(description="proposed values")
     def proposed_pretty(self, obj: SyncChange) -> str:
-        return format_html("<pre>{}</pre>", json.dumps(obj.proposed, indent=2, sort_keys=True, default=str))
+        proposed = mask_state(obj.proposed, can_view=self._can_view())
+        return format_html(
+            "<pre>{}</pre>", json.dumps(proposed, indent=2, sort_keys=True, default=str, ensure_ascii=False)
+        )
+
+    @staticmethod
+    def _can_view() -> bool:
+        """Whether the user viewing the page may see sensitive metadata values (else masked)."""
+        user = viewing_user()
+        return user is not None and can_view_sensitive(user)
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        return render_for(request, super().changeform_view, request, object_id, form_url, extra_context)
 
     def has_decide_permission(self, request) -> bool:
         return request.user.has_perm(services.APPROVE_PERMISSION)
@@ -208,12 +260,13 @@ class SyncChangeAdmin(ReadOnlyAdmin):
             self.message_user(request, "None of the selected changes is held.", messages.WARNING)
             return None
         if request.POST.get("confirm") != "yes":
+            can_view = can_view_sensitive(request.user)
             context = {
                 **self.admin_site.each_context(request),
                 "title": f"{verb.capitalize()} {len(held)} held sync change(s)?",
                 "verb": verb,
                 "action": f"{verb}_selected",
-                "items": [(change, _diff_table(change)) for change in held],
+                "items": [(change, _diff_table(change, can_view=can_view)) for change in held],
                 "opts": self.model._meta,
                 "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
             }

@@ -3,13 +3,17 @@
 A ``CatalogSource`` names an upstream catalogue and its policy; every sync of it is a ``SyncRun``;
 each model a run touches (or would touch, for a dry run) is a ``SyncChange`` with its field-level
 changes, impact and state. Held changes keep the proposed values (``proposed``, JSON-encoded
-top-level fields) so an approval can apply them later through the write path.
+top-level fields) so an approval can apply them later through the write path. Source edits leave
+simple-history rows (``CatalogSource.history``) with their actor and reason.
 """
 
 from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from simple_history.models import HistoricalRecords
+
+from ..fields import EncryptedChangesField, EncryptedStateField
 
 
 class CatalogSource(models.Model):
@@ -39,6 +43,8 @@ class CatalogSource(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    history = HistoricalRecords(excluded_fields=["updated_at"])
 
     class Meta:
         app_label = "models_registry"
@@ -101,12 +107,12 @@ class SyncChange(models.Model):
     run = models.ForeignKey(SyncRun, on_delete=models.CASCADE, related_name="changes")
     model_key = models.CharField(max_length=400, db_index=True)
     action = models.CharField(max_length=10, choices=Action.choices)
-    changes = models.JSONField(default=list, help_text="[{field, path, old, new, kind, category}]")
+    changes = EncryptedChangesField(default=list, help_text="[{field, path, old, new, kind, category}]")
     impact = models.CharField(max_length=10)
     breaking = models.BooleanField(default=False)
     would_hold = models.BooleanField(default=False, help_text="Held (or, in a dry run, would be).")
     state = models.CharField(max_length=10, choices=State.choices, db_index=True)
-    proposed = models.JSONField(
+    proposed = EncryptedStateField(
         default=dict, blank=True, help_text="Top-level field values to write (JSON-encoded)."
     )
     summary = models.TextField(blank=True)

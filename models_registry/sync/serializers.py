@@ -1,22 +1,73 @@
-"""Input and output serializers of the sync API."""
+"""Input and output serializers of the sync API (input: strict JSON types; server-owned and
+unknown fields refused by name, ``models_registry.api.strict``)."""
 
 from __future__ import annotations
 
 from rest_framework import serializers
 
+from versioning.masking import can_view_sensitive, mask_changes, mask_state
+
+from ..api.fields import StrictBooleanField, StrictCharField
+from ..api.strict import StrictSerializer
 from .models import SyncChange, SyncRun
 
+# Server-owned fields of runs and changes: named in a request body, refused as read-only.
+RUN_READ_ONLY_FIELDS = (
+    "id",
+    "source",
+    "source_id",
+    "status",
+    "policy",
+    "started_at",
+    "finished_at",
+    "fetched",
+    "guard",
+    "created",
+    "applied",
+    "held",
+    "unchanged",
+    "deprecated",
+    "errors",
+    "error",
+    "actor",
+    "changes",
+)
+CHANGE_READ_ONLY_FIELDS = (
+    "id",
+    "run",
+    "source",
+    "model_key",
+    "action",
+    "impact",
+    "breaking",
+    "would_hold",
+    "state",
+    "summary",
+    "changes",
+    "proposed",
+    "decided_by",
+    "decided_at",
+    "decision_comment",
+    "result_version",
+)
 
-class SyncRunInputSerializer(serializers.Serializer):
-    dry_run = serializers.BooleanField(default=False)
+
+class SyncRunInputSerializer(StrictSerializer):
+    read_only_fields = RUN_READ_ONLY_FIELDS
+
+    dry_run = StrictBooleanField(default=False)
 
 
-class SyncDecisionSerializer(serializers.Serializer):
-    comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+class SyncDecisionSerializer(StrictSerializer):
+    read_only_fields = CHANGE_READ_ONLY_FIELDS
+
+    comment = StrictCharField(required=False, allow_blank=True, default="", max_length=2000)
 
 
-class SyncRejectSerializer(serializers.Serializer):
-    comment = serializers.CharField(max_length=2000)
+class SyncRejectSerializer(StrictSerializer):
+    read_only_fields = CHANGE_READ_ONLY_FIELDS
+
+    comment = StrictCharField(max_length=2000)
 
 
 class ChangeEntrySerializer(serializers.Serializer):
@@ -55,6 +106,15 @@ class SyncChangeSerializer(serializers.ModelSerializer):
             "result_version",
         ]
         read_only_fields = fields
+
+    def to_representation(self, instance):
+        """Sensitive metadata values (``api_key``, …) masked for users without the permission."""
+        data = super().to_representation(instance)
+        request = self.context.get("request")
+        can_view = can_view_sensitive(getattr(request, "user", None))
+        data["changes"] = mask_changes(data["changes"], can_view=can_view)
+        data["proposed"] = mask_state(data["proposed"], can_view=can_view)
+        return data
 
 
 class SyncRunSerializer(serializers.ModelSerializer):

@@ -5,8 +5,9 @@ permission or deciding a change of one's own run (four eyes), 404 unknown source
 409 a change that is no longer held.
 
 Permissions: reading runs and changes needs a staff user; running a sync needs a staff user
-with ``models_registry.run_catalogsource``; approving or rejecting needs
-``models_registry.approve_syncchange`` (and the service's four-eyes check).
+with ``models_registry.run_catalogsource``; approving or rejecting needs a staff user with
+``models_registry.approve_syncchange`` (and the service's four-eyes check). Without the staff
+flag every sync URL answers 403 whether the object exists or not (no existence oracle).
 """
 
 from __future__ import annotations
@@ -56,12 +57,13 @@ class CanRunSync(IsStaff):
         return super().has_permission(request, view) and request.user.has_perm(services.RUN_PERMISSION)
 
 
-class CanDecideSync(BasePermission):
-    message = f"Approving or rejecting sync changes needs {services.APPROVE_PERMISSION}."
+class CanDecideSync(IsStaff):
+    """Staff (who may read the change-sets they decide on) with the approval permission."""
+
+    message = f"Approving or rejecting sync changes needs a staff user with {services.APPROVE_PERMISSION}."
 
     def has_permission(self, request, view) -> bool:
-        user = request.user
-        return bool(user and user.is_authenticated and user.has_perm(services.APPROVE_PERMISSION))
+        return super().has_permission(request, view) and request.user.has_perm(services.APPROVE_PERMISSION)
 
 
 class SyncAPIView(GenericAPIView):
@@ -104,7 +106,9 @@ class SyncSourceRunView(SyncAPIView):
         run = services.sync_run(
             source=source, dry_run=serializer.validated_data["dry_run"], actor=request.user
         )
-        return Response(SyncRunDetailSerializer(run).data, status=status.HTTP_200_OK)
+        return Response(
+            SyncRunDetailSerializer(run, context={"request": request}).data, status=status.HTTP_200_OK
+        )
 
 
 class SyncRunListView(SyncAPIView):
@@ -126,7 +130,11 @@ class SyncRunListView(SyncAPIView):
         source = request.query_params.get("source")
         if source:
             queryset = queryset.filter(
-                **({"source_id": source} if source.isdigit() else {"source__name": source})
+                **(
+                    {"source_id": source}
+                    if source.isascii() and source.isdigit()
+                    else {"source__name": source}
+                )
             )
         run_status = request.query_params.get("status")
         if run_status:
@@ -145,7 +153,7 @@ class SyncRunDetailView(SyncAPIView):
         tags=TAGS,
     )
     def get(self, request, pk: int):
-        return Response(SyncRunDetailSerializer(_get(SyncRun, pk)).data)
+        return Response(SyncRunDetailSerializer(_get(SyncRun, pk), context={"request": request}).data)
 
 
 class SyncChangeListView(SyncAPIView):
@@ -174,13 +182,15 @@ class SyncChangeListView(SyncAPIView):
             queryset = queryset.filter(state=state)
         run = request.query_params.get("run")
         if run:
-            if not run.isdigit():
+            if not (run.isascii() and run.isdigit()):
                 raise ValidationError({"run": ["A run id."]})
             queryset = queryset.filter(run_id=int(run))
         if request.query_params.get("model"):
             queryset = queryset.filter(model_key=request.query_params["model"])
         page = self.paginate_queryset(queryset)
-        return self.get_paginated_response(SyncChangeSerializer(page, many=True).data)
+        return self.get_paginated_response(
+            SyncChangeSerializer(page, many=True, context={"request": request}).data
+        )
 
 
 class SyncChangeApproveView(SyncAPIView):
@@ -200,7 +210,7 @@ class SyncChangeApproveView(SyncAPIView):
         change = services.sync_change_approve(
             change=pk, actor=request.user, comment=serializer.validated_data["comment"]
         )
-        return Response(SyncChangeSerializer(change).data)
+        return Response(SyncChangeSerializer(change, context={"request": request}).data)
 
 
 class SyncChangeRejectView(SyncAPIView):
@@ -220,4 +230,4 @@ class SyncChangeRejectView(SyncAPIView):
         change = services.sync_change_reject(
             change=pk, actor=request.user, comment=serializer.validated_data["comment"]
         )
-        return Response(SyncChangeSerializer(change).data)
+        return Response(SyncChangeSerializer(change, context={"request": request}).data)

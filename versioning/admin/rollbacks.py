@@ -219,11 +219,13 @@ class RollbackRequestAdmin(RegistryHistoryAdmin):
         )
 
     def decision_view(self, request, pk: int, verb: str):
+        if verb in ("approve", "reject") and not request.user.has_perm(services.APPROVE_PERMISSION):
+            raise PermissionDenied  # before the lookup: no existence oracle
         rollback = get_object_or_404(
             RollbackRequest.objects.select_related("ai_model", "target_version", "requested_by"), pk=pk
         )
-        if verb in ("approve", "reject") and not request.user.has_perm(services.APPROVE_PERMISSION):
-            raise PermissionDenied
+        if verb == "cancel" and request.user.pk != rollback.requested_by_id:
+            raise PermissionDenied  # only the requester cancels; others do not even see the preview
         errors, comment = [], request.POST.get("comment", "").strip()
         if request.method == "POST":
             try:
@@ -272,7 +274,7 @@ class RollbackRequestAdmin(RegistryHistoryAdmin):
                 rollback_request=rollback,
                 actor=request.user,
                 comment=comment,
-                expected_revision=int(expected) if expected.isdigit() else None,
+                expected_revision=int(expected) if expected.isascii() and expected.isdigit() else None,
             )
         if verb == "reject":
             return services.rollback_request_reject(

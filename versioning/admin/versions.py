@@ -182,7 +182,7 @@ class ModelVersionAdmin(RegistryHistoryAdmin):
         self._check_view(request)
         model = get_object_or_404(AIModel, pk=model_id)
         number = request.GET.get("version", "")
-        if not number.isdigit():
+        if not (number.isascii() and number.isdigit()):
             latest = selectors.version_latest(ai_model_id=model.pk)
             number = str(latest.number) if latest else "1"
         against = request.GET.get("against") or None

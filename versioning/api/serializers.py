@@ -15,6 +15,7 @@ from rest_framework import serializers
 
 from models_registry.api.fields import StrictCharField, StrictIntegerField
 from models_registry.api.serializers import IsoDateTimeField
+from models_registry.api.strict import StrictSerializer
 from models_registry.conf import registry_settings
 
 from ..diff import CATEGORIES, KINDS
@@ -305,15 +306,32 @@ class VersionStatsSerializer(serializers.Serializer):
 # --------------------------------------------------------------------------------------------
 
 
-class _StrictSerializer(serializers.Serializer):
-    """Refuses unknown fields by name instead of ignoring them."""
+# Server-owned fields of a rollback request: named in a body, they are refused as read-only.
+ROLLBACK_READ_ONLY_FIELDS = (
+    "id",
+    "model_key",
+    "target_label",
+    "status",
+    "requested_by",
+    "created_at",
+    "expires_at",
+    "base_revision",
+    "requested_changes",
+    "decided_by",
+    "decided_at",
+    "decision_comment",
+    "approved_changes",
+    "result_version",
+    "executed_at",
+    "error",
+    "preview",
+)
 
-    def to_internal_value(self, data):
-        unknown = [name for name in data if name not in self.fields] if isinstance(data, dict) else []
-        value = super().to_internal_value(data)
-        if unknown:
-            raise serializers.ValidationError({str(name): ["Unknown field."] for name in unknown})
-        return value
+
+class _StrictSerializer(StrictSerializer):
+    """Refuses server-owned fields (read-only) and unknown fields by name instead of ignoring them."""
+
+    read_only_fields = ROLLBACK_READ_ONLY_FIELDS
 
 
 class RollbackRequestCreateSerializer(_StrictSerializer):
