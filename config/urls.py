@@ -1,4 +1,5 @@
-"""Project URLs: admin, the registry and versioning APIs under /api/v1/, OpenAPI schema and docs."""
+"""Project URLs: admin, the registry and versioning APIs under /api/v1/, OpenAPI schema and docs,
+health checks (health/, health/live/) and Prometheus metrics (metrics)."""
 
 from django.contrib import admin
 from django.urls import include, path
@@ -11,4 +12,5 @@ urlpatterns = [
     path("api/v1/", include("models_registry.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("", include("models_registry.observability.urls")),  # health/, health/live/, metrics
 ]

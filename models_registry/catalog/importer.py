@@ -39,6 +39,7 @@ from .. import services
 from ..conf import registry_settings
 from ..exceptions import CatalogError, CatalogIntegrityError
 from ..models import AIModel, ModelAlias
+from ..observability import events as observability
 from . import litellm, openrouter
 from .loader import load_catalog
 from .mapping import CONFLICT, ERROR, SKIP_KINDS, SKIPPED, WARNING, MappedCatalog, Problem
@@ -290,4 +291,5 @@ def catalog_import(
     report.unchanged = result.unchanged
     report.deactivated = result.deactivated
     report.changes = result.changes
+    observability.import_finished(report=report)
     return report

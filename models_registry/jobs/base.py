@@ -12,7 +12,8 @@ declares its tasks like this — the body imports and calls one service::
 The decorator registers a Celery task (``shared_task``, so it works with any Celery app) of
 class ``MaintenanceTask``: ``autoretry_for`` the transient errors of ``policy`` with
 ``retry_backoff`` (exponential, capped at ``TASK_RETRY_BACKOFF_MAX``), ``retry_jitter``,
-``max_retries``, ``soft_time_limit`` / ``time_limit``, ``acks_late`` and no result backend; its
+``max_retries``, ``soft_time_limit`` / ``time_limit``, ``acks_late`` with
+``reject_on_worker_lost`` (a killed worker's task is redelivered) and no result backend; its
 run goes through ``runner.run_task`` (single flight, ``TaskRun`` outcome). Task arguments are
 keyword-only and JSON-serialisable.
 """
@@ -36,6 +37,9 @@ class MaintenanceTask(Task):
     retry_backoff = True
     retry_jitter = True
     acks_late = True
+    # A worker child killed mid-task (SIGKILL, OOM): requeue the message instead of acking it,
+    # so the task runs again. Safe because every task is idempotent and single-flight.
+    reject_on_worker_lost = True
     ignore_result = True
 
 

@@ -4,7 +4,9 @@
 ``maintenance_task`` decorator calls it). One ``TaskRun`` row per attempt:
 
 - lock held by another run → a ``skipped`` row, nothing called, returns ``{"skipped": True}``;
-- otherwise a ``running`` row, then the service; its return value (made JSON-safe) is the
+- otherwise ``running`` rows of earlier attempts (their process was killed: the lock is free,
+  so none of them is still working) become ``failed`` (``ABANDONED``), then a ``running`` row,
+  then the service; its return value (made JSON-safe) is the
   row's ``result`` and the outcome is ``ok``;
 - an exception: ``retrying`` if it is transient (``policy.is_transient``) and retries are left
   (Celery's ``autoretry_for`` then schedules the next attempt), else ``failed`` — and a final
@@ -29,6 +31,7 @@ from typing import Any
 from django.utils import timezone
 from prometheus_client import Counter, Gauge
 
+from ..observability import events as observability
 from . import policy
 from .lock import task_lock
 from .models import TaskRun
@@ -47,6 +50,7 @@ LAST_SUCCESS = Gauge(
 
 Outcome = TaskRun.Outcome
 MAX_ERROR_CHARS = 4000
+ABANDONED = "Abandoned: the process running this attempt ended before it recorded an outcome."
 
 
 def jsonable(value: Any) -> Any:
@@ -93,6 +97,22 @@ def _finish(run: TaskRun, outcome: str, started: float, *, result=None, error: s
         run.save(update_fields=["outcome", "finished_at", "duration_ms", "result", "error"])
     except Exception:  # noqa: BLE001 - the database may be what failed; the log keeps the outcome
         logger.exception("could not record the outcome %s of task %s", outcome, run.name)
+    observability.task_finished(
+        name=run.name, outcome=outcome, attempt=run.attempt, duration_ms=run.duration_ms
+    )
+
+
+def _close_abandoned(name: str) -> int:
+    """Mark ``failed`` the ``running`` rows of ``name`` left by an attempt whose process died
+    (SIGKILL, OOM, lost host) before it could record an outcome. Called with the task's lock held,
+    so no other attempt of ``name`` is running: every such row is abandoned."""
+    abandoned = TaskRun.objects.filter(name=name, outcome=Outcome.RUNNING).update(
+        outcome=Outcome.FAILED, finished_at=timezone.now(), error=ABANDONED
+    )
+    if abandoned:
+        TASK_RUNS.labels(task=name, outcome=Outcome.FAILED).inc(abandoned)
+        logger.warning("task %s: %d earlier attempt(s) died while running; marked failed", name, abandoned)
+    return abandoned
 
 
 def run_task(*, name: str, fn: Callable[..., Any], kwargs: Mapping[str, Any] | None = None, task=None) -> Any:
@@ -116,6 +136,7 @@ def run_task(*, name: str, fn: Callable[..., Any], kwargs: Mapping[str, Any] | N
             TASK_RUNS.labels(task=name, outcome=Outcome.SKIPPED).inc()
             logger.info("task %s skipped: another run holds its lock", name)
             return {"skipped": True}
+        _close_abandoned(name)
         run = TaskRun.objects.create(
             name=name, task_id=task_id, attempt=attempt, started_at=timezone.now(), hostname=hostname
         )

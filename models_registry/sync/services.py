@@ -21,6 +21,12 @@ A run of a ``CatalogSource``:
 7. after commit, ``rules_fire(event="sync_applied", context={"keys", "source"})``. A failed
    or refused run raises the alert ``sync_failed``.
 
+Steps 1–6 are one transaction: a run whose process dies (a worker killed mid-sync) leaves nothing
+of its writes behind, and its ``SyncRun`` row, left ``running``, is marked ``failed``
+(``ABANDONED``) by the next run of the source. A run holds a lock named after it
+(``jobs.lock.task_lock``: a PostgreSQL session advisory lock, released when the process dies)
+for as long as it lives, so the next run can tell a dead run from one still working.
+
 A dry run does 1–4 and records the run with its change-set (state ``preview``; ``would_hold``
 tells what the policy would hold) and writes nothing else.
 
@@ -33,6 +39,7 @@ them, and the system user never can. An approval writes the proposed values with
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 from typing import Any
@@ -58,7 +65,9 @@ from ..catalog.importer import (
 from ..catalog.loader import load_catalog
 from ..conf import registry_settings
 from ..exceptions import CatalogError, CatalogIntegrityError, SyncForbidden, SyncNotFound, SyncStateError
+from ..jobs.lock import task_lock, task_lock_held
 from ..models import AIModel
+from ..observability import events as observability
 from .models import CatalogSource, SyncChange, SyncMissing, SyncRun
 
 logger = logging.getLogger(__name__)
@@ -67,6 +76,7 @@ APPROVE_PERMISSION = "models_registry.approve_syncchange"
 RUN_PERMISSION = "models_registry.run_catalogsource"
 WRITE_SOURCE = "sync"
 EVENT = "sync_applied"
+ABANDONED = "Abandoned: the process running this sync ended before it finished; nothing of it was written."
 
 
 # --------------------------------------------------------------------------------------------
@@ -284,6 +294,25 @@ def _execute(run: SyncRun, source: CatalogSource, actor) -> list[str]:
         return keys
 
 
+def _run_lock_name(pk: int) -> str:
+    return f"models_registry.sync.run:{pk}"
+
+
+def _close_abandoned(source: CatalogSource) -> int:
+    """Mark ``failed`` the ``running`` runs of ``source`` whose process is gone (their lock is free)."""
+    closed = 0
+    running = SyncRun.objects.filter(source=source, status=SyncRun.Status.RUNNING)
+    for pk in running.values_list("pk", flat=True):
+        if task_lock_held(_run_lock_name(pk)):
+            continue  # still working
+        closed += SyncRun.objects.filter(pk=pk, status=SyncRun.Status.RUNNING).update(
+            status=SyncRun.Status.FAILED, finished_at=timezone.now(), error=ABANDONED
+        )
+    if closed:
+        logger.warning("sync %s: %d earlier run(s) died while running; marked failed", source.name, closed)
+    return closed
+
+
 def sync_run(*, source: CatalogSource | int, dry_run: bool = False, actor=None) -> SyncRun:
     """Sync ``source`` (see the module docstring); returns the recorded ``SyncRun``.
 
@@ -293,7 +322,15 @@ def sync_run(*, source: CatalogSource | int, dry_run: bool = False, actor=None) 
     """
     source = _source(source)
     actor = actor if actor is not None else services.system_user_get()
-    run = SyncRun.objects.create(source=source, dry_run=dry_run, policy=source.policy, actor=actor)
+    _close_abandoned(source)
+    with contextlib.ExitStack() as alive:
+        with transaction.atomic():  # the run's lock is held before its row is visible
+            run = SyncRun.objects.create(source=source, dry_run=dry_run, policy=source.policy, actor=actor)
+            alive.enter_context(task_lock(_run_lock_name(run.pk)))
+        return _run(run, source, actor)
+
+
+def _run(run: SyncRun, source: CatalogSource, actor) -> SyncRun:
     error: Exception | None = None
     try:
         _execute(run, source, actor)
@@ -308,6 +345,7 @@ def sync_run(*, source: CatalogSource | int, dry_run: bool = False, actor=None) 
     if run.status != SyncRun.Status.OK:
         run.created = run.applied = run.held = run.unchanged = run.deprecated = 0
     run.save()
+    observability.sync_run_finished(run=run)
     if error is not None:
         alert_raise(
             "sync_failed",

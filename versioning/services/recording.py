@@ -32,6 +32,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from models_registry.conf import registry_settings
+from models_registry.observability import events as observability
 
 from .. import batching
 from ..diff import Change, changed_fields, diff_states
@@ -204,4 +205,5 @@ def versions_write(items: list[PendingVersion]) -> list[ModelVersion]:
         for row in rows:
             row.pk = ids[(row.ai_model_id, row.number)]
     ModelVersion.history.bulk_history_create(rows, batch_size=_CHUNK)
+    observability.versions_recorded(versions=results, keys=[item.instance.key for item in items])
     return results

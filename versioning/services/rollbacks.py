@@ -35,6 +35,7 @@ from models_registry import services
 from models_registry.conf import registry_settings
 from models_registry.exceptions import ModelNotFound, PreconditionFailed, RegistryValidationError
 from models_registry.models import AIModel
+from models_registry.observability import events as observability
 from models_registry.records import ai_model_state
 
 from ..diff import diff_states
@@ -146,12 +147,14 @@ def _mark_expired(request: RollbackRequest, now: dt.datetime) -> None:
     request._history_user = services.system_user_get()
     request._change_reason = request.decision_comment
     request.save()
+    observability.rollback_recorded(rollback_request=request)
 
 
 def _save(request: RollbackRequest, actor, reason: str) -> None:
     request._history_user = _user(actor)
     request._change_reason = reason
     request.save()
+    observability.rollback_recorded(rollback_request=request, actor=actor)
 
 
 # --------------------------------------------------------------------------------------------
@@ -173,6 +176,7 @@ def rollback_request_create(
         raise RegistryValidationError(
             "A reason is required.", field_errors={"reason": ["Say why the model should be rolled back."]}
         )
+    _refuse_nul(reason, "reason")
     model = _lock_model(ai_model)
     target = _target(model, target_version)
     _restorable(target)
@@ -223,6 +227,15 @@ def rollback_request_create(
 # --------------------------------------------------------------------------------------------
 
 
+def _refuse_nul(text: str, field: str) -> None:
+    """PostgreSQL text cannot hold NUL: a clear validation error, not a database error."""
+    if "\x00" in text:
+        raise RegistryValidationError(
+            f"The {field} contains a NUL character.",
+            field_errors={field: ["NUL characters are not allowed."]},
+        )
+
+
 def _check_decider(request: RollbackRequest, actor, verb: str) -> None:
     if actor is None or not getattr(actor, "is_authenticated", False):
         raise RollbackForbidden(
@@ -256,6 +269,7 @@ def rollback_request_approve(
     ``failed`` (with ``error``); raises if it cannot be approved (and then changes nothing, except
     that a request found past its expiry is marked ``expired``)."""
     _require_enabled()
+    _refuse_nul(comment or "", "comment")
     expired = None
     with transaction.atomic():
         model, request = _lock_request(rollback_request)
@@ -298,6 +312,7 @@ def rollback_request_reject(
         raise RegistryValidationError(
             "A comment is required.", field_errors={"comment": ["Say why the rollback is rejected."]}
         )
+    _refuse_nul(comment, "comment")
     _, request = _lock_request(rollback_request)
     _check_decider(request, actor, "reject")
     _check_pending(request, "rejected")
