@@ -10,6 +10,10 @@ refuses to store a value for a key invalidated after ``t`` was taken, so a reade
 value before a concurrent invalidation cannot put it back. ``L1_TTL`` caps how long an entry
 lives even if an invalidation message is lost.
 
+Each entry also keeps its *fill time* (epoch seconds when the value was read from the database,
+``filled_at``; default: now), which ``get_entry`` returns: degraded reads (database unreachable)
+report the age of what they serve and refuse values older than ``STALE_MAX_AGE``.
+
 Evictions are reported with a reason (``expired``, ``memory``, ``invalidated``) to the
 ``cache_evicted`` signal and the evictions counter, after the lock is released.
 """
@@ -65,6 +69,12 @@ class LocalCache:
             entry = self._cache.get(key)
         return default if entry is None else entry[0]
 
+    def get_entry(self, key: Hashable) -> tuple[Any, float] | None:
+        """``(value, fill time)`` or ``None``."""
+        with self._lock:
+            entry = self._cache.get(key)
+        return None if entry is None else (entry[0], entry[2])
+
     def get_many(self, keys: Iterable[Hashable]) -> dict[Hashable, Any]:
         out = {}
         with self._lock:
@@ -89,26 +99,39 @@ class LocalCache:
             return False
         return self._flushed_at > token or self._invalidated_at.get(key, -1) > token
 
-    def set(self, key: Hashable, value: Any, *, token: int | None = None) -> bool:
+    def set(
+        self, key: Hashable, value: Any, *, token: int | None = None, filled_at: float | None = None
+    ) -> bool:
         """Store ``value`` unless ``key`` was invalidated after ``token``; False if refused
-        (stale or larger than the whole budget)."""
+        (stale or larger than the whole budget). ``filled_at``: when it was read from the
+        database (epoch seconds; default now)."""
         size = deep_sizeof(value) + deep_sizeof(key)
         if size > self.max_bytes:
             return False
+        filled_at = time.time() if filled_at is None else filled_at
         with self._lock:
             if self._stale(key, token):
                 return False
-            self._cache[key] = (value, size)
+            self._cache[key] = (value, size, filled_at)
         self._report()
         return True
 
-    def set_many(self, items: dict[Hashable, Any], *, token: int | None = None) -> int:
+    def set_many(
+        self,
+        items: dict[Hashable, Any],
+        *,
+        token: int | None = None,
+        filled_at: dict[Hashable, float | None] | None = None,
+    ) -> int:
+        """``set`` for many; ``filled_at`` maps keys to fill times (missing or None: now)."""
         sized = [(key, value, deep_sizeof(value) + deep_sizeof(key)) for key, value in items.items()]
+        now = time.time()
+        times = filled_at or {}
         stored = 0
         with self._lock:
             for key, value, size in sized:
                 if size <= self.max_bytes and not self._stale(key, token):
-                    self._cache[key] = (value, size)
+                    self._cache[key] = (value, size, times.get(key) or now)
                     stored += 1
         self._report()
         return stored
@@ -129,7 +152,7 @@ class LocalCache:
     def invalidate_where(self, predicate) -> int:
         """Drop every entry whose ``(key, value)`` satisfies ``predicate`` (O(entries))."""
         with self._lock:
-            keys = [key for key, (value, _) in self._cache.items() if predicate(key, value)]
+            keys = [key for key, (value, *_) in self._cache.items() if predicate(key, value)]
         return self.invalidate(keys)
 
     def clear(self) -> int:

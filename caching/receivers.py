@@ -49,6 +49,9 @@ def on_model_written(sender, instance, action, source, **kwargs) -> None:
     if batch is None or batch.using != using or not _registered(batch):
         batch = _Batch(using)
         _state.batch = batch
-        transaction.on_commit(batch.flush, using=using)
+        # robust: the change is committed; a failing receiver of ``cache_invalidated`` (rules and
+        # events query the database, which may just have gone away) is logged by Django and must
+        # neither fail the request that committed nor skip the other on-commit callbacks.
+        transaction.on_commit(batch.flush, using=using, robust=True)
     batch.keys[instance.key] = None
     batch.reasons.add(f"{action} via {source}")

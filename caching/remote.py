@@ -18,9 +18,10 @@ from pathlib import Path
 
 import orjson
 from django.conf import settings
-from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import NoScriptError, RedisError, ResponseError
 
 from models_registry.conf import registry_settings
+from models_registry.crypto import protect_state, reveal_state
 from models_registry.records import AIModelRecord, record_from_dict, record_to_dict
 
 from . import keys as k
@@ -34,19 +35,29 @@ class RemoteUnavailable(Exception):
     """Redis could not be used for this call (breaker open, error or timeout)."""
 
 
-def encode(record: AIModelRecord) -> bytes:
-    return orjson.dumps({"r": record.revision, "d": record_to_dict(record)})
+def encode(record: AIModelRecord, filled_at: float | None = None) -> bytes:
+    # Sensitive metadata values are stored encrypted (models_registry.crypto); L1 holds plaintext.
+    # "t": when the value was read from the database (epoch seconds; degraded reads report its age).
+    filled_at = time.time() if filled_at is None else filled_at
+    return orjson.dumps({"r": record.revision, "t": filled_at, "d": protect_state(record_to_dict(record))})
 
 
 def decode(raw: bytes | None) -> AIModelRecord | None:
     """A record from its JSON form, or ``None`` for anything that is not one."""
+    return decode_entry(raw)[0]
+
+
+def decode_entry(raw: bytes | None) -> tuple[AIModelRecord | None, float | None]:
+    """``(record, fill time)`` from the JSON form; ``(None, None)`` for anything that is not one."""
     if raw is None:
-        return None
+        return None, None
     try:
         data = orjson.loads(raw)
-        return record_from_dict(data["d"])
+        record = record_from_dict(reveal_state(data["d"]))
     except Exception:  # noqa: BLE001 - garbage in a shared Redis is a miss, never an error
-        return None
+        return None, None
+    filled_at = data.get("t")
+    return record, float(filled_at) if isinstance(filled_at, int | float) else None
 
 
 def redis_client():
@@ -108,6 +119,11 @@ class RemoteCache:
                 self.client.ping()
                 self.breaker.success()
             result = fn()
+        except ResponseError as exc:
+            # Redis answered, refusing this command (e.g. OOM under noeviction): it is reachable, so
+            # the breaker stays closed and invalidations (allow-oom scripts) keep working.
+            metrics.ERRORS.labels(operation=operation).inc()
+            raise RemoteUnavailable(f"{operation}: {exc}") from exc
         except (RedisError, OSError) as exc:
             self.breaker.failure(exc, operation)
             raise RemoteUnavailable(f"{operation}: {exc}") from exc
@@ -192,7 +208,7 @@ class RemoteCache:
         self._run("set_refs", work)
 
     def list_set(self, key: str, payload: dict, list_gen: int, ttl: int) -> None:
-        body = orjson.dumps({"lg": list_gen, **payload})
+        body = orjson.dumps({"lg": list_gen, "t": time.time(), **payload})  # t: fill time
         self._run("list_set", lambda: self.client.set(key, body, ex=ttl))
 
     # -- invalidation --------------------------------------------------------------------------

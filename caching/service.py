@@ -33,7 +33,10 @@ from . import coherence, metrics
 from . import keys as k
 from .breaker import CircuitBreaker
 from .local import LocalCache
-from .remote import RemoteCache, RemoteUnavailable, decode, redis_client
+from .peek import NEGATIVE as _NEGATIVE
+from .peek import CachePeek
+from .peek import model_slot as _m
+from .remote import RemoteCache, RemoteUnavailable, decode_entry, redis_client
 from .signals import CACHE_SENDER, cache_hit, cache_invalidated, cache_miss
 from .singleflight import SingleFlight
 
@@ -48,16 +51,16 @@ _HITS_L1_LIST, _HITS_L2_LIST = metrics.HITS.labels(tier="l1_list"), metrics.HITS
 _MISSES_L1, _MISSES_L2 = metrics.MISSES.labels(tier="l1"), metrics.MISSES.labels(tier="l2")
 _MISSES_LIST = metrics.MISSES.labels(tier="list")
 
-_NEGATIVE = "__model_registry_missing__"  # L1 marker for "no such model" (short-lived, local only)
 _LOCK_WAIT = 0.005
+# L1 is served only while invalidations can reach it: the subscriber is connected and has looped
+# (it ticks about once a second) within this many seconds, and the circuit breaker is closed.
+_TICK_GAP = 2.5
+_L1_RECHECK = 0.05  # seconds a positive decision is reused
 
 
-def _m(key: str) -> tuple:
-    return ("m", key)
-
-
-class ModelCache:
-    """Everything one process needs to serve model records from cache."""
+class ModelCache(CachePeek):
+    """Everything one process needs to serve model records from cache (``CachePeek``: the
+    cache-only reads of degraded mode)."""
 
     def __init__(self):
         settings = registry_settings
@@ -77,6 +80,8 @@ class ModelCache:
         self._gen_known = False
         self._lost_invalidation = False
         self._started = False
+        self._last_tick = 0.0  # when the subscriber last looped (``_on_tick``) or resubscribed
+        self._l1_ok_until = 0.0
         self._lock = threading.Lock()
         self.pid = os.getpid()
         self.subscriber = (
@@ -145,6 +150,7 @@ class ModelCache:
         return self.remote is not None and not self._lost_invalidation
 
     def _on_tick(self) -> None:
+        self._last_tick = time.monotonic()
         if self._lost_invalidation:
             self._recover()
 
@@ -171,6 +177,7 @@ class ModelCache:
         self.lists.clear()
 
     def _on_resync(self) -> None:
+        self._last_tick = time.monotonic()
         self.local.clear()
         self.lists.clear()
         self._gen_known = False
@@ -180,6 +187,21 @@ class ModelCache:
             self.subscriber.stop()
 
     # -- reads ---------------------------------------------------------------------------------
+    def _l1_ok(self) -> bool:
+        """May L1 answer now? Only while other processes' invalidations can reach this one (the
+        subscriber is connected and looping, the breaker closed); otherwise reads go to L2 or
+        the database. (What L1 holds is dropped when the subscriber reconnects and when the
+        breaker closes again, so nothing that missed an invalidation is served afterwards.)"""
+        if self.subscriber is None:  # no L2 (one process), or a test without a subscriber
+            return True
+        now = time.monotonic()
+        if now < self._l1_ok_until:  # decided less than _L1_RECHECK ago (keeps L1 hits cheap)
+            return True
+        ok = self.subscriber.alive and now - self._last_tick < _TICK_GAP and self.breaker.state == "closed"
+        if ok:
+            self._l1_ok_until = now + _L1_RECHECK
+        return ok
+
     def _l1_lookup(self, key: str):
         value = self.local.get(_m(key))
         if value is None:
@@ -193,7 +215,7 @@ class ModelCache:
         k.validate_model_key(key)
         if not self.enabled:
             return load_many([key]).get(key)
-        value = self._l1_lookup(key)
+        value = self._l1_lookup(key) if self._l1_ok() else None
         if value is not None:
             _HITS_L1.inc()
             cache_hit.send(sender=CACHE_SENDER, key=key, tier="l1")
@@ -215,16 +237,16 @@ class ModelCache:
                     self._set_gen(current)
                     token = self.local.token()
                     current, values, fences = self.remote.get_many([key], current)
-                record = decode(values[0])
+                record, filled_at = decode_entry(values[0])
                 if record is not None and record.key == key:
-                    return self._l2_hit(key, record, token)
+                    return self._l2_hit(key, record, token, filled_at)
                 fence = fences[0]
                 locked = self._lock_or_wait(key)
                 if not locked:
                     current, values, fences = self.remote.get_many([key], self.gen)
-                    record = decode(values[0])
+                    record, filled_at = decode_entry(values[0])
                     if record is not None and record.key == key:
-                        return self._l2_hit(key, record, token)
+                        return self._l2_hit(key, record, token, filled_at)
                     fence = fences[0]
             except RemoteUnavailable:
                 remote_ok = False
@@ -264,10 +286,10 @@ class ModelCache:
             return False
         return False
 
-    def _l2_hit(self, key: str, record: AIModelRecord, token: int) -> AIModelRecord:
+    def _l2_hit(self, key: str, record: AIModelRecord, token: int, filled_at: float | None) -> AIModelRecord:
         _HITS_L2.inc()
         cache_hit.send(sender=CACHE_SENDER, key=key, tier="l2")
-        self.local.set(_m(key), record, token=token)
+        self.local.set(_m(key), record, token=token, filled_at=filled_at)
         return record
 
     def _load_from_db(self, keys: Sequence[str], load_many: LoadMany) -> dict[str, AIModelRecord]:
@@ -287,10 +309,11 @@ class ModelCache:
             return {key: found.get(key) for key in wanted}
         out: dict[str, AIModelRecord | None] = {}
         missing: list[str] = []
-        hits_l1 = self.local.get_many([_m(key) for key in wanted])
+        l1_ok = self._l1_ok()
+        hits_l1 = self.local.get_many([_m(key) for key in wanted]) if l1_ok else {}
         for key in wanted:
             value = hits_l1.get(_m(key))
-            if value is None:
+            if value is None and l1_ok:
                 value = self._l1_lookup(key)
             if value is None:
                 missing.append(key)
@@ -314,9 +337,10 @@ class ModelCache:
                     token = self.local.token()
                     current, values, fence_values = self.remote.get_many(missing, current)
                 l2_hits = {}
+                l2_filled = {}
                 still = []
                 for key, raw, fence in zip(missing, values, fence_values, strict=True):
-                    record = decode(raw)
+                    record, l2_filled[_m(key)] = decode_entry(raw)
                     if record is not None and record.key == key:
                         l2_hits[key] = record
                     else:
@@ -324,7 +348,9 @@ class ModelCache:
                         fences[key] = fence
                 if l2_hits:
                     _HITS_L2.inc(len(l2_hits))
-                    self.local.set_many({_m(key): rec for key, rec in l2_hits.items()}, token=token)
+                    self.local.set_many(
+                        {_m(key): rec for key, rec in l2_hits.items()}, token=token, filled_at=l2_filled
+                    )
                     out.update(l2_hits)
                 missing = still
             except RemoteUnavailable:
@@ -378,7 +404,7 @@ class ModelCache:
         if not self.enabled:
             return load_page()
         digest = k.list_digest(params)
-        page = self.lists.get(digest)
+        page = self.lists.get(digest) if self._l1_ok() else None
         if page is not None:
             _HITS_L1_LIST.inc()
             return page
@@ -393,7 +419,8 @@ class ModelCache:
                     if data.get("lg") == list_gen:
                         page = {"count": data["count"], "keys": data["keys"]}
                         _HITS_L2_LIST.inc()
-                        self.lists.set(digest, page, token=token)
+                        filled_at = data.get("t") if isinstance(data.get("t"), int | float) else None
+                        self.lists.set(digest, page, token=token, filled_at=filled_at)
                         return page
             except (RemoteUnavailable, orjson.JSONDecodeError, KeyError, TypeError):
                 list_gen = None

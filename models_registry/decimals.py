@@ -36,7 +36,10 @@ def to_decimal(value: Any) -> Decimal:
         raise NotADecimal(f"{value!r} is not a number")
     if not number.is_finite():
         raise NotADecimal(f"{value!r} is not a finite number")
-    return _canonical(number)
+    try:
+        return _canonical(number)
+    except InvalidOperation as exc:  # e.g. 1e308: no plain form within the decimal precision
+        raise NotADecimal(f"{value!r} is out of range") from exc
 
 
 def _canonical(number: Decimal) -> Decimal:

@@ -20,6 +20,7 @@ from typing import ClassVar
 
 from django import forms
 from django.core.serializers.json import DjangoJSONEncoder
+from django.forms.fields import InvalidJSONInput
 
 from .decimals import decimal_to_str, normalize_price_map
 from .models import AIModel, Provider
@@ -62,10 +63,19 @@ class PrettyJSONField(forms.JSONField):
         super().__init__(**kwargs)
 
     def to_python(self, value):
-        value = super().to_python(value)
+        try:
+            value = super().to_python(value)
+        except RecursionError:  # json.loads on thousands of nested brackets
+            raise forms.ValidationError("The JSON is nested too deeply.", code="invalid") from None
         if value is None and self.empty_json is not None:
             return self.empty_json()
         return value
+
+    def bound_data(self, data, initial):
+        try:
+            return super().bound_data(data, initial)
+        except RecursionError:  # re-rendering the refused input: show it as typed
+            return InvalidJSONInput(data)
 
     def prepare_value(self, value):
         if isinstance(value, forms.fields.InvalidJSONInput):

@@ -3,7 +3,9 @@
 ``ai_model_get`` / ``ai_model_get_many`` return immutable ``AIModelRecord`` objects (see
 ``records.py``), resolving aliases, through the two-tier cache (``caching.service``; the loaders
 here are what it calls on a miss); ``ai_model_list`` returns a filtered queryset for the API
-and the admin, ``ai_model_list_page`` a cached page of it. Filters on the JSON
+and the admin, ``ai_model_list_page`` a cached page of it. ``ai_model_get_cached`` and
+``ai_model_page_cached`` read the cache only, with the values' fill times (degraded mode: the
+database is unreachable). Filters on the JSON
 ``capabilities``/``tags`` columns use containment on PostgreSQL (served by the GIN indexes) and
 JSON functions elsewhere.
 """
@@ -213,6 +215,41 @@ def ai_model_page(
     page = model_cache().get_list({**params, "offset": offset, "limit": limit}, load_page)
     found = ai_model_get_many(keys=page["keys"])
     return page["count"], [found[key] for key in page["keys"] if found.get(key) is not None]
+
+
+def ai_model_get_cached(
+    *,
+    key: str | None = None,
+    id: int | None = None,  # noqa: A002
+) -> tuple[AIModelRecord, float | None] | None:
+    """Degraded mode (the database is unreachable): ``(record, fill time)`` of one model from
+    the cache only — never the database — or ``None`` if it is not cached. The fill time is
+    when the value was read from the database (epoch seconds; None if unknown)."""
+    if (key is None) == (id is None):
+        raise TypeError("Pass exactly one of key= or id=.")
+    try:
+        return model_cache().peek_by_id(int(id)) if id is not None else model_cache().peek(key)
+    except InvalidCacheKey:
+        return None
+
+
+def ai_model_page_cached(
+    *, params: dict, offset: int, limit: int
+) -> tuple[int, list[AIModelRecord], float | None] | None:
+    """Degraded mode: ``(count, records, oldest fill time)`` of a list page (as ``ai_model_page``
+    caches it) from the cache only, or ``None`` unless the page and every model on it are cached."""
+    found = model_cache().peek_list({**params, "offset": offset, "limit": limit})
+    if found is None:
+        return None
+    page, oldest = found
+    records = []
+    for key in page["keys"]:
+        entry = ai_model_get_cached(key=key)
+        if entry is None:
+            return None
+        records.append(entry[0])
+        oldest = None if oldest is None or entry[1] is None else min(oldest, entry[1])
+    return page["count"], records, oldest
 
 
 def ai_model_list_page(*, offset: int = 0, limit: int = 50, **filters) -> tuple[int, list[AIModelRecord]]:

@@ -137,7 +137,7 @@ def _parse_against(against) -> int | str | None:
     text = str(against).strip().lower()
     if text == CURRENT:
         return CURRENT
-    if text.isdigit():
+    if text.isascii() and text.isdigit():
         return int(text)
     raise RegistryValidationError(
         "against must be a version number or 'current'.",
@@ -196,7 +196,12 @@ def parse_moment(value: str, param: str = "as_of") -> dt.datetime:
         )
     if timezone.is_naive(moment):
         moment = timezone.make_aware(moment, dt.UTC)
-    return moment
+    try:  # as UTC: PostgreSQL refuses the UTC offsets beyond ±15:59 that the ISO syntax allows
+        return moment.astimezone(dt.UTC)
+    except OverflowError:
+        raise RegistryValidationError(
+            f"{param} is out of range.", field_errors={param: ["The date-time is out of range."]}
+        ) from None
 
 
 def version_as_of(*, ai_model_id: int, when: dt.datetime) -> ModelVersion | None:
@@ -319,7 +324,7 @@ def _feed_filters(*, model=None, field=None, kind=None, impact=None, source=None
     q = Q()
     if model not in (None, ""):
         text = str(model)
-        q &= Q(ai_model_id=int(text)) if text.isdigit() else Q(ai_model__key=text)
+        q &= Q(ai_model_id=int(text)) if text.isascii() and text.isdigit() else Q(ai_model__key=text)
     if field:
         if field not in STATE_FIELDS:
             raise RegistryValidationError(
@@ -456,7 +461,9 @@ def rollback_request_list(
     if model not in (None, ""):
         text = str(model)
         queryset = (
-            queryset.filter(ai_model_id=int(text)) if text.isdigit() else queryset.filter(ai_model__key=text)
+            queryset.filter(ai_model_id=int(text))
+            if text.isascii() and text.isdigit()
+            else queryset.filter(ai_model__key=text)
         )
     if status:
         queryset = queryset.filter(status=status)
@@ -464,7 +471,7 @@ def rollback_request_list(
         text = str(requested_by)
         queryset = (
             queryset.filter(requested_by_id=int(text))
-            if text.isdigit()
+            if text.isascii() and text.isdigit()
             else queryset.filter(requested_by__username=text)
         )
     if created_after is not None:

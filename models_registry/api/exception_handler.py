@@ -3,10 +3,14 @@
 - ``ApplicationError`` subclasses → their ``status_code``; validation errors carry
   ``{"errors": {field: [messages]}}``.
 - Django ``ValidationError`` → 400 with field errors; ``Http404``/``PermissionDenied`` as DRF does.
+- Database unreachable (``OperationalError`` / ``InterfaceError``) → 503 with ``Retry-After``
+  and a message saying the change was not saved (``degraded.py``); never a 500.
 - Anything else is left to DRF (and, for unexpected exceptions, logged and answered 500).
 
 Response body: ``{"detail": "...", "code": "...", "errors": {...}}`` (``errors`` only for 400s).
 """
+
+import logging
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import exceptions, status
@@ -15,6 +19,9 @@ from rest_framework.views import exception_handler
 
 from ..exceptions import ApplicationError, RegistryValidationError
 from ..services.errors import as_registry_error
+from .degraded import DB_ERRORS, DatabaseUnavailable, mark_db_down, retry_after, unavailable
+
+logger = logging.getLogger("models_registry.api")
 
 
 def _validation_body(detail) -> dict:
@@ -34,6 +41,11 @@ def _validation_body(detail) -> dict:
 
 
 def registry_exception_handler(exc, context):
+    if isinstance(exc, DB_ERRORS):
+        request = context.get("request")
+        logger.warning("database unavailable: %s: %s", type(exc).__name__, (str(exc).splitlines() or [""])[0])
+        mark_db_down(request)
+        exc = unavailable(request)
     if isinstance(exc, DjangoValidationError):
         exc = as_registry_error(exc)
     if isinstance(exc, RegistryValidationError):
@@ -41,7 +53,8 @@ def registry_exception_handler(exc, context):
         return Response(body, status=exc.status_code)
     if isinstance(exc, ApplicationError):
         body = {"detail": exc.message, "code": exc.default_code, **exc.extra}
-        return Response(body, status=exc.status_code)
+        headers = {"Retry-After": retry_after()} if isinstance(exc, DatabaseUnavailable) else None
+        return Response(body, status=exc.status_code, headers=headers)
     if isinstance(exc, exceptions.ValidationError):
         return Response(_validation_body(exc.detail), status=status.HTTP_400_BAD_REQUEST)
     response = exception_handler(exc, context)

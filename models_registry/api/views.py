@@ -26,9 +26,10 @@ from .. import selectors, services
 from ..exceptions import ModelNotFound
 from ..models import AIModel, Provider
 from ..records import AIModelRecord, record_from_instance
-from . import schema
+from . import degraded, schema
 from .conditional import if_match_revision, model_etag, not_modified
 from .filters import AIModelFilterSet
+from .limits import model_key_param
 from .pagination import RegistryPagination
 from .sensitive import can_view_sensitive, keep_sensitive
 from .serializers import (
@@ -45,13 +46,15 @@ API_SOURCE = "api"
 
 
 def change_reason(request) -> str:
-    """The ``X-Change-Reason`` header (UTF-8 sent raw is decoded; WSGI hands it over as Latin-1)."""
+    """The ``X-Change-Reason`` header (UTF-8 sent raw is decoded; WSGI hands it over as Latin-1);
+    without one, the request itself (``API PATCH /api/v1/models/42/``), so no history row and no
+    version is left without a reason."""
     value = request.headers.get("X-Change-Reason", "")
     try:
         value = value.encode("latin-1").decode("utf-8")
     except UnicodeError:
         pass
-    return value.strip()
+    return value.strip() or f"API {request.method} {request.path}"
 
 
 def _model_response(request, record: AIModelRecord, *, status_code: int = status.HTTP_200_OK, headers=None):
@@ -62,6 +65,25 @@ def _model_response(request, record: AIModelRecord, *, status_code: int = status
         return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag})
     serializer = AIModelSerializer(record, context=_output_context(request))
     return Response(serializer.data, status=status_code, headers=headers)
+
+
+def _read_model(request, *, id: int):  # noqa: A002
+    """The model by id; while the database is unreachable, its cached copy (``degraded.py``)."""
+    if not degraded.db_down(request):
+        try:
+            return _model_response(request, selectors.ai_model_get(id=id))
+        except degraded.DB_ERRORS:
+            degraded.mark_db_down(request)
+    return _stale_model_response(request, selectors.ai_model_get_cached(id=id))
+
+
+def _stale_model_response(request, found):
+    """A cached ``(record, fill time)`` served while the database is down, with ``X-Registry-Stale``
+    and ``Age``; 503 when it is not cached or older than ``STALE_MAX_AGE``."""
+    if found is None:
+        raise degraded.unavailable(request)
+    record, filled_at = found
+    return _model_response(request, record, headers=degraded.stale_headers(filled_at, request))
 
 
 def _output_context(request) -> dict:
@@ -131,10 +153,26 @@ class AIModelListCreateView(RegistryAPIView):
             raise filter_utils.translate_validation(filterset.errors)
         queryset = filterset.qs  # lazy: evaluated only when the page is not cached
         params = {name: _plain(value) for name, value in sorted(filterset.form.cleaned_data.items())}
-        count, records = selectors.ai_model_page(params=params, queryset=queryset, offset=offset, limit=limit)
+        headers = {}
+        if not degraded.db_down(request):
+            try:
+                count, records = selectors.ai_model_page(
+                    params=params, queryset=queryset, offset=offset, limit=limit
+                )
+            except degraded.DB_ERRORS:
+                degraded.mark_db_down(request)
+        if degraded.db_down(request):  # the database is unreachable: the cached page, if any
+            found = selectors.ai_model_page_cached(params=params, offset=offset, limit=limit)
+            if found is None:
+                raise degraded.unavailable(request)
+            count, records, filled_at = found
+            headers = degraded.stale_headers(filled_at, request)
         paginator.count, paginator.limit, paginator.offset, paginator.request = count, limit, offset, request
         serializer = AIModelSerializer(records, many=True, context=_output_context(request))
-        return paginator.get_paginated_response(serializer.data)
+        response = paginator.get_paginated_response(serializer.data)
+        for name, value in headers.items():
+            response[name] = value
+        return response
 
     @extend_schema(
         operation_id="models_create",
@@ -152,14 +190,15 @@ class AIModelListCreateView(RegistryAPIView):
         data = dict(serializer.validated_data)
         if "metadata" in data and not can_view_sensitive(request.user):
             data["metadata"] = keep_sensitive(data["metadata"], stored={})
-        instance = services.ai_model_create(
-            provider=data.pop("provider"),
-            name=data.pop("name"),
-            data=data,
-            actor=request.user,
-            reason=change_reason(request),
-            source=API_SOURCE,
-        )
+        with degraded.tracked_write(request):
+            instance = services.ai_model_create(
+                provider=data.pop("provider"),
+                name=data.pop("name"),
+                data=data,
+                actor=request.user,
+                reason=change_reason(request),
+                source=API_SOURCE,
+            )
         location = request.build_absolute_uri(reverse("models_registry_api:model-detail", args=[instance.pk]))
         return _model_response(
             request,
@@ -197,7 +236,7 @@ class AIModelDetailView(RegistryAPIView):
     def get(self, request, id: int):  # noqa: A002
         if "as_of" in request.query_params:
             return _model_response(request, _record_as_of(id, request.query_params["as_of"]))
-        return _model_response(request, selectors.ai_model_get(id=id))
+        return _read_model(request, id=id)
 
     @extend_schema(
         operation_id="models_update",
@@ -252,13 +291,15 @@ class AIModelDetailView(RegistryAPIView):
         tags=["models"],
     )
     def delete(self, request, id: int):  # noqa: A002
-        services.ai_model_deactivate(
-            ai_model=id,
-            actor=request.user,
-            reason=change_reason(request),
-            source=API_SOURCE,
-            expected_revision=self._expected_revision(request, id),
-        )
+        expected_revision = self._expected_revision(request, id)
+        with degraded.tracked_write(request):
+            services.ai_model_deactivate(
+                ai_model=id,
+                actor=request.user,
+                reason=change_reason(request),
+                source=API_SOURCE,
+                expected_revision=expected_revision,
+            )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     def _expected_revision(self, request, id: int) -> int | None:  # noqa: A002
@@ -277,14 +318,15 @@ class AIModelDetailView(RegistryAPIView):
             data = {**data, "metadata": keep_sensitive(data["metadata"], stored=current.metadata)}
             if expected_revision is None:
                 expected_revision = current.revision
-        instance = services.ai_model_update(
-            ai_model=id,
-            data=data,
-            actor=request.user,
-            reason=change_reason(request),
-            source=API_SOURCE,
-            expected_revision=expected_revision,
-        )
+        with degraded.tracked_write(request):
+            instance = services.ai_model_update(
+                ai_model=id,
+                data=data,
+                actor=request.user,
+                reason=change_reason(request),
+                source=API_SOURCE,
+                expected_revision=expected_revision,
+            )
         return _model_response(request, record_from_instance(instance))
 
 
@@ -307,13 +349,21 @@ class AIModelByKeyView(RegistryAPIView):
         tags=["models"],
     )
     def get(self, request, key: str):
-        try:
-            record = selectors.ai_model_get(key=key)
-        except ModelNotFound:
-            if not (key.endswith("/") and key.rstrip("/")):
-                raise
-            record = selectors.ai_model_get(key=key.rstrip("/"))  # tolerate a trailing slash
-        return _model_response(request, record)
+        key = model_key_param(key)  # 400 for a key no model can have (long, control characters)
+        if not degraded.db_down(request):
+            try:
+                try:
+                    record = selectors.ai_model_get(key=key)
+                except ModelNotFound:
+                    if not (key.endswith("/") and key.rstrip("/")):
+                        raise
+                    record = selectors.ai_model_get(key=key.rstrip("/"))  # tolerate a trailing slash
+                return _model_response(request, record)
+            except degraded.DB_ERRORS:
+                degraded.mark_db_down(request)
+        if key.endswith("/") and key.rstrip("/") and selectors.ai_model_get_cached(key=key) is None:
+            key = key.rstrip("/")
+        return _stale_model_response(request, selectors.ai_model_get_cached(key=key))
 
 
 class ModelStatsView(APIView):
@@ -381,6 +431,7 @@ class AuthTokenView(ObtainAuthToken):
     """``username`` + ``password`` → the user's API token (created on first request)."""
 
     authentication_classes = []  # credentials are in the body; no CSRF trap for logged-in browsers
+    throttle_classes = APIView.throttle_classes  # ObtainAuthToken has none: password guessing is limited
 
     @extend_schema(
         operation_id="auth_token_create",

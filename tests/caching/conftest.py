@@ -3,13 +3,16 @@
 import uuid
 
 import pytest
+from django.conf import settings as django_settings
 from django.test import override_settings
 
 from caching.service import model_cache, reset_model_cache
 
 
 def cache_settings(namespace: str, **extra) -> dict:
+    """The test settings' ``MODEL_REGISTRY`` (throttling off, …) with the cache on in ``namespace``."""
     return {
+        **django_settings.MODEL_REGISTRY,
         "CACHE_ENABLED": True,
         "CACHE_NAMESPACE": namespace,
         "L1_TTL": 5.0,

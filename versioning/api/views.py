@@ -201,6 +201,9 @@ class ChangeFeedView(VersioningAPIView):
         )
 
 
+MAX_STATS_DAYS = 36_500
+
+
 class VersionStatsView(VersioningAPIView):
     """Version statistics across the catalogue."""
 
@@ -219,8 +222,11 @@ class VersionStatsView(VersioningAPIView):
     )
     def get(self, request):
         days = _param(request, "days")
-        if days is not None and not days.isdigit():
-            raise ValidationError({"days": ["A whole number of days is required."]})
+        # ASCII digits only ("²" is a digit to str.isdigit), and a range timedelta can hold
+        if days is not None and not (days.isascii() and days.isdigit() and int(days) <= MAX_STATS_DAYS):
+            raise ValidationError(
+                {"days": [f"A whole number of days (at most {MAX_STATS_DAYS}) is required."]}
+            )
         stats = selectors.version_stats(days=30 if days is None else int(days))
         return Response(VersionStatsSerializer(stats, context=_context(request)).data)
 
