@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test venv migrate load-catalog superuser lint format bench clean
+.PHONY: run test system-test venv migrate load-catalog superuser lint format bench bench-load clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ superuser: migrate
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+## make system-test: only the system tests (gunicorn workers, real PostgreSQL/Redis, faults injected).
+system-test: $(STAMP)
+	$(PY) -m pytest -m system tests/system $(PYTEST_ARGS)
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -45,6 +49,10 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/import_catalog.py
+
+## make bench-load: HTTP load figures (gunicorn on loopback, cache on vs off, write storm); ~2 minutes.
+bench-load: $(STAMP)
+	$(PY) benchmarks/load.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache db.sqlite3

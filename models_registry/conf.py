@@ -13,6 +13,30 @@ DEFAULTS: dict[str, Any] = {
     "ALLOW_ANONYMOUS_READS": False,
     "DEFAULT_PAGE_SIZE": 50,
     "MAX_PAGE_SIZE": 500,
+    "MAX_PAGE_OFFSET": 100_000,  # ?offset= above this is a 400 (deep pages: narrow the filters instead)
+    # Abuse limits (models_registry/api/throttling.py and limits.py; README "Abuse limits")
+    "THROTTLE_ENABLED": True,  # False: no API rate limits (the test settings turn them off)
+    # Requests per client and period ("N/s", "N/min", "N/hour", "N/day"; None: unlimited), by scope:
+    # anon per client IP, user per user id, sensitive (token and approval endpoints, on top of the
+    # other two) per user id, or per IP before login. A gateway looking models up over HTTP on every
+    # request is one user: size "user" for its peak, or give it the Python read API instead.
+    "THROTTLE_RATES": {"anon": "120/min", "user": "6000/min", "sensitive": "10/min"},
+    "THROTTLE_CACHE_ALIAS": "throttle",  # the CACHES alias holding the counters (absent: "default")
+    # "namespace:url_name" of the views in the sensitive scope; they fail closed (503) without the store.
+    "THROTTLE_SENSITIVE_VIEWS": (
+        "models_registry_api:auth-token",
+        "versioning_api:rollback-approve",
+        "versioning_api:rollback-reject",
+        "models_registry_api:sync-change-approve",
+        "models_registry_api:sync-change-reject",
+    ),
+    "THROTTLE_RETRY_AFTER": 5.0,  # seconds the store is left alone after an error (= a 503's Retry-After)
+    "THROTTLE_LOG_INTERVAL": 30.0,  # at most one "throttle store unavailable" log line per interval
+    "MAX_REQUEST_BODY_BYTES": 1024 * 1024,  # API request bodies above this are refused (413)
+    # Degraded mode (database unreachable; models_registry/api/authentication.py, api/degraded.py)
+    "AUTH_CACHE_TTL": 300,  # seconds a token check is remembered, to authenticate with the DB down (0 = off)
+    "STALE_MAX_AGE": 300,  # seconds: cached models at most this old are served with the DB down (0 = never)
+    "DB_RETRY_AFTER": 5,  # seconds: Retry-After of the 503 answered while the database is unreachable
     # Cache (caching/): L1 in process, L2 in Redis
     "CACHE_ENABLED": True,
     "CACHE_ALIAS": "model_registry",  # the CACHES alias holding the Redis connection (absent: no L2)
@@ -47,6 +71,10 @@ DEFAULTS: dict[str, Any] = {
     "IMPACT_CRITICAL_FIELDS": ("mode", "is_active"),  # a breaking change of these (mode change, deactivation)
     # Security
     "SENSITIVE_METADATA_KEYS": ("api_key", "api_secret", "access_token", "endpoint_secret"),
+    # Fernet keys (newest first) encrypting sensitive metadata values at rest (models_registry/crypto.py);
+    # a list or a comma-separated string. Empty: a key derived from SECRET_KEY (dev/test; the deploy
+    # check models_registry.W001 flags it). Rotation: prepend a key, then rotate_encryption_keys.
+    "ENCRYPTION_KEYS": (),
     # Catalogue import
     "IMPORT_BATCH_SIZE": 500,
     "IMPORT_MIN_MODELS": 50,
@@ -77,6 +105,21 @@ DEFAULTS: dict[str, Any] = {
     "ALERT_BREAKER_OPEN": True,  # alert while the Redis circuit breaker is open
     "ALERT_FAILED_ROLLBACKS": True,  # alert on rollback requests that failed since the last check
     "ALERT_LOOKBACK_MINUTES": 60,  # first check (no previous run): look back this far
+    # Health and metrics (models_registry/observability/)
+    "HEALTH_DB_TIMEOUT": 2.0,  # seconds: statement_timeout of the readiness check's SELECT 1
+    "HEALTH_BROKER_TIMEOUT": 1.0,  # seconds: connect timeout of the Celery broker check (reported only)
+    "HEALTH_BROKER_CACHE_SECONDS": 10.0,  # the broker check's answer is reused this long per process
+    # Who may read /metrics: direct (not proxied) requests from these networks, and anyone with the
+    # bearer token when METRICS_TOKEN is set. None/() = token only; ("0.0.0.0/0", "::/0") = open.
+    "METRICS_ALLOWED_IPS": (
+        "127.0.0.0/8",
+        "::1/128",
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "fc00::/7",
+    ),
+    "METRICS_TOKEN": None,
 }
 
 

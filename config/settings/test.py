@@ -61,12 +61,21 @@ if REDIS_URL:
             "LOCATION": REDIS_URL,
             "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.25, "SOCKET_TIMEOUT": 0.25},
         },
+        "throttle": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": f"{TEST_KEY_PREFIX}-throttle",
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.2, "SOCKET_TIMEOUT": 0.2, "IGNORE_EXCEPTIONS": False},
+        },
     }
+else:
+    CACHES["throttle"] = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "throttle"}
 
 # The model cache is off by default in tests: most tests write and read inside one rolled-back
 # transaction, where on-commit invalidation never runs. The cache tests (tests/caching) turn it
 # on with real commits (``transactional_db``) and their own namespace.
-MODEL_REGISTRY = {"CACHE_ENABLED": False, "CACHE_NAMESPACE": TEST_KEY_PREFIX}
+# API rate limits are off too (tests/security/test_throttling.py turns them on).
+MODEL_REGISTRY = {"CACHE_ENABLED": False, "CACHE_NAMESPACE": TEST_KEY_PREFIX, "THROTTLE_ENABLED": False}
 
 TEST_SERVICES = {
     "postgres": DATABASES["default"]["ENGINE"].endswith("postgresql"),
