@@ -14,3 +14,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("", include("models_registry.observability.urls")),  # health/, health/live/, metrics
 ]
+
+# Unknown URLs and unhandled errors under /api/ answer JSON, like the views (HTML elsewhere).
+handler404 = "models_registry.api.errors.not_found"
+handler500 = "models_registry.api.errors.server_error"
