@@ -38,11 +38,14 @@ class CanInvalidateCache(BasePermission):
         )
 
 
-# What an invalidation records (the event): named in a request body, refused as read-only.
-EVENT_READ_ONLY_FIELDS = (
+# What an invalidation records (the event). All but the request's own inputs (``providers``,
+# ``reason``) are server-owned: named in a request body, refused as read-only.
+EVENT_FIELDS = (
     "id",
     "scope",
     "targets",
+    "providers",
+    "reason",
     "context",
     "rule",
     "rule_name",
@@ -55,6 +58,7 @@ EVENT_READ_ONLY_FIELDS = (
     "actor",
     "created_at",
 )
+EVENT_READ_ONLY_FIELDS = tuple(f for f in EVENT_FIELDS if f not in ("providers", "reason"))
 
 
 class InvalidateSerializer(StrictInputMixin, serializers.Serializer):
@@ -88,24 +92,7 @@ class InvalidationEventSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = InvalidationEvent
-        fields = [
-            "id",
-            "scope",
-            "targets",
-            "providers",
-            "reason",
-            "context",
-            "rule",
-            "rule_name",
-            "trigger",
-            "count",
-            "duration_ms",
-            "outcome",
-            "success",
-            "error",
-            "actor",
-            "created_at",
-        ]
+        fields = list(EVENT_FIELDS)
 
 
 class InvalidationEventStatsSerializer(serializers.Serializer):

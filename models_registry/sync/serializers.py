@@ -12,11 +12,12 @@ from ..api.strict import StrictSerializer
 from .models import SyncChange, SyncRun
 
 # Server-owned fields of runs and changes: named in a request body, refused as read-only.
-RUN_READ_ONLY_FIELDS = (
+RUN_FIELDS = (
     "id",
     "source",
     "source_id",
     "status",
+    "dry_run",
     "policy",
     "started_at",
     "finished_at",
@@ -30,8 +31,8 @@ RUN_READ_ONLY_FIELDS = (
     "errors",
     "error",
     "actor",
-    "changes",
 )
+RUN_READ_ONLY_FIELDS = (*(f for f in RUN_FIELDS if f != "dry_run"), "changes")  # dry_run is an input
 CHANGE_READ_ONLY_FIELDS = (
     "id",
     "run",
@@ -87,24 +88,7 @@ class SyncChangeSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = SyncChange
-        fields = [
-            "id",
-            "run",
-            "source",
-            "model_key",
-            "action",
-            "impact",
-            "breaking",
-            "would_hold",
-            "state",
-            "summary",
-            "changes",
-            "proposed",
-            "decided_by",
-            "decided_at",
-            "decision_comment",
-            "result_version",
-        ]
+        fields = list(CHANGE_READ_ONLY_FIELDS)
         read_only_fields = fields
 
     def to_representation(self, instance):
@@ -125,26 +109,7 @@ class SyncRunSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = SyncRun
-        fields = [
-            "id",
-            "source",
-            "source_id",
-            "status",
-            "dry_run",
-            "policy",
-            "started_at",
-            "finished_at",
-            "fetched",
-            "guard",
-            "created",
-            "applied",
-            "held",
-            "unchanged",
-            "deprecated",
-            "errors",
-            "error",
-            "actor",
-        ]
+        fields = list(RUN_FIELDS)
         read_only_fields = fields
 
 
