@@ -174,6 +174,14 @@ class AIModelAdmin(RegistryHistoryAdmin):
         text = json.dumps(masked(obj.metadata), ensure_ascii=False, indent=2, default=str)
         return format_html("<pre>{}</pre><p class='help'>Sensitive values are hidden.</p>", text)
 
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        if not apps.is_installed("versioning"):
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        from versioning.admin.display import render_for
+
+        # Rendered while ``request`` is the viewer: the versions box links only what they may open.
+        return render_for(request, super().changeform_view, request, object_id, form_url, extra_context)
+
     @admin.display(description="versions")
     def versions_overview(self, obj):
         """The latest versions with impact badges, diff and "request rollback" links (versioning)."""

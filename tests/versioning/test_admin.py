@@ -47,6 +47,24 @@ def test_ai_model_page_lists_versions_with_badges_and_links(client, staff, gpt):
     assert logged_in(client, staff).get(reverse("admin:models_registry_aimodel_add")).status_code == 200
 
 
+def test_ai_model_page_links_only_the_versioning_pages_the_viewer_may_open(client, gpt):
+    page = reverse("admin:models_registry_aimodel_change", args=[gpt.pk])
+    versions_url = reverse("admin:versioning_modelversion_model", args=[gpt.pk])
+    request_url = reverse("admin:versioning_rollbackrequest_request", args=[gpt.pk, 1])
+
+    editor = grant(UserFactory(username="editor-only", is_staff=True), "view_aimodel", "change_aimodel")
+    html = logged_in(client, editor).get(page).content.decode()
+    assert "4 versions" in html  # the box is there ...
+    assert versions_url not in html  # ... without links to pages that would answer 403
+    assert request_url not in html
+    assert client.get(versions_url).status_code == 403
+
+    reader = staff_user("version-reader")  # view_modelversion, no add_rollbackrequest
+    html = logged_in(client, reader).get(page).content.decode()
+    assert versions_url in html
+    assert request_url not in html
+
+
 def test_versions_page_diff_view_and_version_pages_render(client, staff_requester, gpt):
     client = logged_in(client, staff_requester)
     page = client.get(reverse("admin:versioning_modelversion_model", args=[gpt.pk]))

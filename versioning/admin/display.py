@@ -71,9 +71,11 @@ def diff_context(changes, impact: Impact, user) -> dict:
     }
 
 
-def recent_versions_html(model, *, limit: int = 10) -> str:
+def recent_versions_html(model, *, limit: int = 10, user=None) -> str:
     """The versions box of an AI model's change page: latest versions with impact badges and
-    links to the diff, the full list and "request rollback"."""
+    links to the diff, the full list and "request rollback" — each link only for a ``user``
+    (default: the viewer of the page being rendered) allowed to open it."""
+    user = user if user is not None else viewing_user()
     versions = list(ModelVersion.objects.filter(ai_model=model).defer("snapshot").order_by("-number")[:limit])
     open_request = RollbackRequest.objects.filter(
         ai_model=model, status__in=RollbackRequest.OPEN_STATUSES
@@ -91,5 +93,8 @@ def recent_versions_html(model, *, limit: int = 10) -> str:
             if open_request
             else "",
             "rollbacks_enabled": registry_settings.ENABLE_ROLLBACK,
+            "can_view_versions": user is not None and user.has_perm("versioning.view_modelversion"),
+            "can_request": user is not None and user.has_perm("versioning.add_rollbackrequest"),
+            "can_view_requests": user is not None and user.has_perm("versioning.view_rollbackrequest"),
         },
     )
