@@ -172,7 +172,9 @@ class CacheStatsView(_JSONView):
 
     permission_classes = [IsAdminUser]
 
-    @extend_schema(operation_id="cache_stats", responses={200: StatsSerializer}, tags=["cache"])
+    @extend_schema(
+        operation_id="cache_stats", responses={200: StatsSerializer, **schema.AUTH}, tags=["cache"]
+    )
     def get(self, request):
         return Response(cache_stats())
 
@@ -186,7 +188,7 @@ class CacheInvalidateView(_JSONView):
     @extend_schema(
         operation_id="cache_invalidate",
         request=InvalidateSerializer,
-        responses={200: InvalidationEventSerializer},
+        responses={200: InvalidationEventSerializer, **schema.BAD_REQUEST, **schema.AUTH},
         tags=["cache"],
     )
     def post(self, request):

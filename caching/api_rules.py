@@ -216,7 +216,7 @@ class InvalidationRuleListCreateView(_JSONView):
 
     @extend_schema(
         operation_id="invalidation_rules_list",
-        responses={200: InvalidationRuleSerializer(many=True), **schema.AUTH},
+        responses={200: InvalidationRuleSerializer(many=True), **schema.BAD_REQUEST, **schema.AUTH},
         tags=["invalidation rules"],
     )
     def get(self, request):

@@ -142,9 +142,10 @@ class ErrorSerializer(serializers.Serializer):
     detail = serializers.CharField()
     code = serializers.CharField()
     errors = serializers.DictField(
-        child=serializers.ListField(child=serializers.CharField()),
+        child=serializers.JSONField(),
         required=False,
-        help_text="400 only: field (or query parameter) → messages.",
+        help_text="400 only: field (or query parameter) → a list of messages; for a list or object field "
+        "(e.g. a rule's conditions) the messages are nested by item or key.",
     )
     current_revision = serializers.IntegerField(required=False, help_text="412 only.")
 
