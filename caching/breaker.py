@@ -5,10 +5,12 @@ refused at once (no timeout paid) for ``BREAKER_COOLDOWN`` seconds, then one tri
 through (half-open); its success closes the breaker, its failure re-opens it. A dead Redis
 therefore costs each process a few timeouts per cool-down, not one per request.
 
-While open, one warning per ``BREAKER_LOG_INTERVAL`` is logged and the
-``model_registry_cache_breaker_open`` gauge is 1. ``on_recover`` callbacks run when the breaker
-closes after having been open (the cache bumps its namespace generation there, so nothing
-written before or during the outage is served afterwards).
+While open, one warning per ``BREAKER_LOG_INTERVAL`` is logged and, for the model cache's
+breaker (``gauge=True``, the default), the ``model_registry_cache_breaker_open`` gauge is 1.
+Other users of Redis (the remembered token checks) pass their own ``name`` and
+``fallback`` for the log lines and ``gauge=False``: their state is not the model cache's.
+``on_recover`` callbacks run when the breaker closes after having been open (the cache bumps its
+namespace generation there, so nothing written before or during the outage is served afterwards).
 """
 
 from __future__ import annotations
@@ -32,8 +34,20 @@ class CircuitOpen(Exception):
 
 
 class CircuitBreaker:
-    def __init__(self, *, failures: int | None = None, cooldown: float | None = None, timer=time.monotonic):
+    def __init__(
+        self,
+        *,
+        failures: int | None = None,
+        cooldown: float | None = None,
+        timer=time.monotonic,
+        name: str = "cache",
+        fallback: str = "reading from the database",
+        gauge: bool = True,
+    ):
         self._failures_to_open = failures
+        self.name = name
+        self._fallback = fallback
+        self._gauge = gauge
         self._cooldown = cooldown
         self._timer = timer
         self._lock = threading.Lock()
@@ -78,9 +92,9 @@ class CircuitBreaker:
             if self._state != CLOSED:
                 self._state = CLOSED
                 recovered = True
-                metrics.BREAKER_OPEN.set(0)
+                self._set_gauge(0)
         if recovered:
-            logger.warning("Redis is reachable again: cache circuit breaker closed")
+            logger.warning("Redis is reachable again: %s circuit breaker closed", self.name)
             for callback in list(self.on_recover):
                 try:
                     callback()
@@ -98,16 +112,18 @@ class CircuitBreaker:
             self._state = OPEN
             self.was_open = True
             self._opened_at = self._timer()
-            metrics.BREAKER_OPEN.set(1)
+            self._set_gauge(1)
             now = self._timer()
             log = opened or now - self._last_log >= registry_settings.BREAKER_LOG_INTERVAL
             if log:
                 self._last_log = now
         if log:
             logger.warning(
-                "Redis unavailable (%s: %s): cache circuit breaker open, reading from the database",
+                "Redis unavailable (%s: %s): %s circuit breaker open, %s",
                 type(exc).__name__,
                 exc,
+                self.name,
+                self._fallback,
             )
 
     def reset(self) -> None:
@@ -115,4 +131,8 @@ class CircuitBreaker:
             self._state = CLOSED
             self._consecutive = 0
             self._trial_in_flight = False
-            metrics.BREAKER_OPEN.set(0)
+            self._set_gauge(0)
+
+    def _set_gauge(self, value: int) -> None:
+        if self._gauge:
+            metrics.BREAKER_OPEN.set(value)

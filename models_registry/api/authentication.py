@@ -43,7 +43,13 @@ logger = logging.getLogger("models_registry.api")
 
 CACHE_ALIAS = "default"
 _KEY_PREFIX = "mr:auth:v1:"
-_breaker = CircuitBreaker(failures=3, cooldown=5.0)
+_breaker = CircuitBreaker(
+    failures=3,
+    cooldown=5.0,
+    name="remembered-token",
+    fallback="token checks go to the database only",
+    gauge=False,  # the gauge is the model cache's breaker
+)
 _written: dict[str, float] = {}  # token digest -> monotonic time this process last wrote its entry
 _written_lock = threading.Lock()
 

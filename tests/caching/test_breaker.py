@@ -1,7 +1,11 @@
 """Circuit breaker: opens after N failures, refuses calls while open, half-opens after the cool-down."""
 
-import pytest
+import logging
 
+import pytest
+from prometheus_client import REGISTRY
+
+from caching import metrics
 from caching.breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker, CircuitOpen
 
 
@@ -47,3 +51,22 @@ def test_success_resets_the_failure_count():
     breaker.success()
     breaker.failure(ConnectionError(), "get")
     assert breaker.state == CLOSED
+
+
+def test_a_breaker_of_another_redis_user_leaves_the_cache_gauge_and_log_alone(caplog):
+    gauge = "model_registry_cache_breaker_open"
+    metrics.BREAKER_OPEN.set(0)
+    other = CircuitBreaker(
+        failures=1, cooldown=5, timer=Clock(), name="remembered-token", fallback="db only", gauge=False
+    )
+    with caplog.at_level(logging.WARNING, logger="caching.breaker"):
+        other.failure(ConnectionError("down"), "auth_cache")
+    assert other.state == OPEN
+    assert REGISTRY.get_sample_value(gauge) == 0
+    assert "remembered-token circuit breaker open, db only" in caplog.text
+
+    cache = CircuitBreaker(failures=1, cooldown=5, timer=Clock())
+    cache.failure(ConnectionError("down"), "get")
+    assert REGISTRY.get_sample_value(gauge) == 1
+    cache.reset()
+    assert REGISTRY.get_sample_value(gauge) == 0
