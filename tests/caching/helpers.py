@@ -2,9 +2,10 @@
 
 - ``RedisServer``: a throw-away ``redis-server`` on a spare port (no RDB, no AOF), that a test
   can SIGKILL and restart on the same port.
-- ``BlackholeProxy``: a TCP proxy whose forwarding a test can stop, so that connections through
-  it stay open but hang (requests are accepted, answers never come) — a network blackhole.
-  Forwarding again delivers what was held, as a healed network would.
+- ``FaultProxy``: a TCP proxy a test controls: ``blackhole()`` (connections stay open but hang:
+  requests are accepted, answers never come), ``reset()`` (every connection cut with RST, new
+  ones refused: the service is unreachable), ``restore()`` (forwarding again delivers what was
+  held, as a healed network would). ``BlackholeProxy``: the same in front of a Redis, with its URL.
 - ``ChildReader``: a second OS process (``tests/caching/child_reader.py``) reading one model
   through the cache in a loop and reporting, as JSON lines, each new value it sees.
 - ``cache_at(url, namespace)``: the model cache switched on against a given Redis URL.
@@ -21,6 +22,7 @@ import selectors
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -28,7 +30,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import redis
 from django.conf import settings
@@ -115,39 +117,58 @@ class RedisServer:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-class BlackholeProxy:
-    """TCP proxy 127.0.0.1:``port`` → ``target_port``. ``blackhole()`` stops forwarding in both
-    directions (existing and new connections stay open and hang); ``restore()`` resumes."""
+def with_port(url: str, port: int, *, host: str = "127.0.0.1") -> str:
+    """``url`` (postgres://, redis://) pointed at ``host:port`` instead (credentials and path kept)."""
+    parts = urlsplit(url)
+    userinfo = parts.netloc.rpartition("@")[0]
+    netloc = f"{userinfo}@{host}:{port}" if userinfo else f"{host}:{port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
-    def __init__(self, target_port: int):
-        self.target = ("127.0.0.1", target_port)
+
+FORWARD, BLACKHOLE, RESET = "forward", "blackhole", "reset"
+
+
+class FaultProxy:
+    """TCP proxy 127.0.0.1:``port`` → 127.0.0.1:``target_port`` with three modes:
+    ``restore()`` (forward), ``blackhole()`` (hold everything: peers hang) and ``reset()``
+    (close every connection with RST and refuse new ones: the service is unreachable)."""
+
+    def __init__(self, target_port: int, *, target_host: str = "127.0.0.1"):
+        self.target = (target_host, target_port)
         self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._listener.bind(("127.0.0.1", 0))
-        self._listener.listen(128)
+        self._listener.listen(256)
         self._listener.settimeout(0.05)
         self.port = self._listener.getsockname()[1]
-        self._forwarding = threading.Event()
-        self._forwarding.set()
+        self.mode = FORWARD
         self._closed = threading.Event()
         self._lock = threading.Lock()
-        self._sockets: list[socket.socket] = []
+        self._pairs: list[tuple[socket.socket, socket.socket]] = []
         self._threads: list[threading.Thread] = []
         self.connections = 0
         self._start(self._accept_loop)
 
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+    def url(self, scheme_url: str) -> str:
+        """``scheme_url`` (the real service's URL) pointed at this proxy."""
+        return with_port(scheme_url, self.port)
 
     def blackhole(self) -> None:
-        self._forwarding.clear()
+        self.mode = BLACKHOLE
+
+    def reset(self) -> None:
+        self.mode = RESET
+        with self._lock:
+            pairs, self._pairs = self._pairs, []
+        for pair in pairs:
+            for sock in pair:
+                _abort(sock)
 
     def restore(self) -> None:
-        self._forwarding.set()
+        self.mode = FORWARD
 
     def _start(self, target, *args) -> None:
-        thread = threading.Thread(target=target, args=args, daemon=True, name="blackhole-proxy")
+        thread = threading.Thread(target=target, args=args, daemon=True, name="fault-proxy")
         self._threads.append(thread)
         thread.start()
 
@@ -159,13 +180,17 @@ class BlackholeProxy:
                 continue
             except OSError:
                 return
+            if self.mode == RESET:
+                _abort(client)
+                continue
             try:
                 upstream = socket.create_connection(self.target, timeout=2)
+                upstream.settimeout(None)
             except OSError:
-                client.close()
+                _abort(client)
                 continue
             with self._lock:
-                self._sockets += [client, upstream]
+                self._pairs.append((client, upstream))
                 self.connections += 1
             self._start(self._pump, client, upstream)
 
@@ -176,11 +201,13 @@ class BlackholeProxy:
         sel.register(upstream, selectors.EVENT_READ)
         try:
             while not self._closed.is_set():
-                if not self._forwarding.is_set():
-                    self._forwarding.wait(0.05)  # hold everything: the peers hang
+                if self.mode == BLACKHOLE:
+                    time.sleep(0.02)  # hold everything: the peers hang
                     continue
+                if self.mode == RESET:
+                    return
                 for key, _ in sel.select(timeout=0.05):
-                    if not self._forwarding.is_set():
+                    if self.mode != FORWARD:
                         break
                     data = key.fileobj.recv(65536)
                     if not data:
@@ -190,21 +217,51 @@ class BlackholeProxy:
             return
         finally:
             sel.close()
+            with self._lock:
+                with contextlib.suppress(ValueError):
+                    self._pairs.remove((client, upstream))
             for sock in (client, upstream):
-                with contextlib.suppress(OSError):
-                    sock.close()
+                _abort(sock) if self.mode == RESET else _close(sock)
 
     def close(self) -> None:
         self._closed.set()
         with contextlib.suppress(OSError):
             self._listener.close()
         with self._lock:
-            sockets = list(self._sockets)
-        for sock in sockets:
-            with contextlib.suppress(OSError):
-                sock.close()
+            pairs, self._pairs = self._pairs, []
+        for pair in pairs:
+            for sock in pair:
+                _close(sock)
         for thread in self._threads:
             thread.join(timeout=2)
+
+    def __enter__(self) -> FaultProxy:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _close(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        sock.close()
+
+
+def _abort(sock: socket.socket) -> None:
+    """Close with RST (SO_LINGER 0): the peer sees "connection reset" at once."""
+    with contextlib.suppress(OSError):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    _close(sock)
+
+
+class BlackholeProxy(FaultProxy):
+    """A ``FaultProxy`` in front of a Redis on 127.0.0.1:``target_port``; ``url`` is its
+    ``redis://`` URL. ``blackhole()`` stops forwarding in both directions (connections stay open
+    and hang); ``restore()`` resumes and delivers what was held, as a healed network would."""
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
 
 
 def caches_for(url: str) -> dict:

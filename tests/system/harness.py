@@ -2,7 +2,8 @@
 
 Building blocks (each usable on its own; ``tests/system/conftest.py`` wires them into fixtures):
 
-- ``FaultProxy(target_port)``: a TCP proxy on a spare port in front of PostgreSQL or Redis.
+- ``FaultProxy(target_port)`` (from ``tests/caching/helpers.py``): a TCP proxy on a spare port in
+  front of PostgreSQL or Redis.
   ``blackhole()`` holds every byte (connections stay open and hang), ``reset()`` closes every
   connection and refuses new ones at once (the service looks unreachable), ``restore()``
   forwards again. Never stop the shared PostgreSQL server: put this proxy in front of it.
@@ -31,22 +32,16 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import selectors
 import signal
-import socket
-import struct
 import subprocess
 import sys
 import tempfile
-import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from tests.caching.helpers import RedisServer, spare_port, wait_for
+from tests.caching.helpers import FaultProxy, RedisServer, spare_port, wait_for, with_port
 
 from .load import LoadGenerator, Sample, percentile
 
@@ -65,145 +60,6 @@ __all__ = [
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 MODELS_URL = "/api/v1/models/"
-
-
-def with_port(url: str, port: int, *, host: str = "127.0.0.1") -> str:
-    """``url`` (postgres://, redis://) pointed at ``host:port`` instead (credentials and path kept)."""
-    parts = urlsplit(url)
-    userinfo = parts.netloc.rpartition("@")[0]
-    netloc = f"{userinfo}@{host}:{port}" if userinfo else f"{host}:{port}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
-
-
-# -- the fault proxy -------------------------------------------------------------------------------
-
-FORWARD, BLACKHOLE, RESET = "forward", "blackhole", "reset"
-
-
-class FaultProxy:
-    """TCP proxy 127.0.0.1:``port`` → 127.0.0.1:``target_port`` with three modes:
-    ``restore()`` (forward), ``blackhole()`` (hold everything: peers hang) and ``reset()``
-    (close every connection with RST and refuse new ones: the service is unreachable)."""
-
-    def __init__(self, target_port: int, *, target_host: str = "127.0.0.1"):
-        self.target = (target_host, target_port)
-        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._listener.bind(("127.0.0.1", 0))
-        self._listener.listen(256)
-        self._listener.settimeout(0.05)
-        self.port = self._listener.getsockname()[1]
-        self.mode = FORWARD
-        self._closed = threading.Event()
-        self._lock = threading.Lock()
-        self._pairs: list[tuple[socket.socket, socket.socket]] = []
-        self._threads: list[threading.Thread] = []
-        self.connections = 0
-        self._start(self._accept_loop)
-
-    def url(self, scheme_url: str) -> str:
-        """``scheme_url`` (the real service's URL) pointed at this proxy."""
-        return with_port(scheme_url, self.port)
-
-    def blackhole(self) -> None:
-        self.mode = BLACKHOLE
-
-    def reset(self) -> None:
-        self.mode = RESET
-        with self._lock:
-            pairs, self._pairs = self._pairs, []
-        for pair in pairs:
-            for sock in pair:
-                _abort(sock)
-
-    def restore(self) -> None:
-        self.mode = FORWARD
-
-    def _start(self, target, *args) -> None:
-        thread = threading.Thread(target=target, args=args, daemon=True, name="fault-proxy")
-        self._threads.append(thread)
-        thread.start()
-
-    def _accept_loop(self) -> None:
-        while not self._closed.is_set():
-            try:
-                client, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            if self.mode == RESET:
-                _abort(client)
-                continue
-            try:
-                upstream = socket.create_connection(self.target, timeout=2)
-                upstream.settimeout(None)
-            except OSError:
-                _abort(client)
-                continue
-            with self._lock:
-                self._pairs.append((client, upstream))
-                self.connections += 1
-            self._start(self._pump, client, upstream)
-
-    def _pump(self, client: socket.socket, upstream: socket.socket) -> None:
-        peer = {client: upstream, upstream: client}
-        sel = selectors.DefaultSelector()
-        sel.register(client, selectors.EVENT_READ)
-        sel.register(upstream, selectors.EVENT_READ)
-        try:
-            while not self._closed.is_set():
-                if self.mode == BLACKHOLE:
-                    time.sleep(0.02)  # hold everything: the peers hang
-                    continue
-                if self.mode == RESET:
-                    return
-                for key, _ in sel.select(timeout=0.05):
-                    if self.mode != FORWARD:
-                        break
-                    data = key.fileobj.recv(65536)
-                    if not data:
-                        return
-                    peer[key.fileobj].sendall(data)
-        except OSError:
-            return
-        finally:
-            sel.close()
-            with self._lock:
-                with contextlib.suppress(ValueError):
-                    self._pairs.remove((client, upstream))
-            for sock in (client, upstream):
-                _abort(sock) if self.mode == RESET else _close(sock)
-
-    def close(self) -> None:
-        self._closed.set()
-        with contextlib.suppress(OSError):
-            self._listener.close()
-        with self._lock:
-            pairs, self._pairs = self._pairs, []
-        for pair in pairs:
-            for sock in pair:
-                _close(sock)
-        for thread in self._threads:
-            thread.join(timeout=2)
-
-    def __enter__(self) -> FaultProxy:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-
-def _close(sock: socket.socket) -> None:
-    with contextlib.suppress(OSError):
-        sock.close()
-
-
-def _abort(sock: socket.socket) -> None:
-    """Close with RST (SO_LINGER 0): the peer sees "connection reset" at once."""
-    with contextlib.suppress(OSError):
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    _close(sock)
 
 
 # -- gunicorn --------------------------------------------------------------------------------------
