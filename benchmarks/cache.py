@@ -50,6 +50,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from common import admin_sql, zipf_choices  # benchmarks/ is sys.path[0] as a script
+
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLED = ROOT / "models_registry" / "data" / "litellm-1.74.0.json"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/13"
@@ -158,13 +160,6 @@ def phase(label: str, fn: Callable, *args, **kwargs):
 
 
 # --- setup ----------------------------------------------------------------------------------------
-
-
-def _admin(server: str, sql: str) -> None:
-    import psycopg
-
-    with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
-        conn.execute(sql)
 
 
 def _setup_django(server: str, name: str, redis_url: str, namespace: str) -> None:
@@ -443,14 +438,7 @@ def api_throughput(ids: list[int], requests: dict, rounds: int) -> dict:
 
 
 def zipf_workload(keys: list[str], lookups: int, s: float, seed: int) -> list[str]:
-    rng = random.Random(seed)
-    ranked = list(keys)
-    rng.shuffle(ranked)  # popularity rank → key, at random
-    cum, total = [], 0.0
-    for rank in range(1, len(ranked) + 1):
-        total += rank**-s
-        cum.append(total)
-    return rng.choices(ranked, cum_weights=cum, k=lookups)
+    return zipf_choices(keys, lookups, s, random.Random(seed))
 
 
 def hit_rate(workload: list[str], *, simulated_rate: float | None = None) -> dict:
@@ -836,7 +824,7 @@ def main() -> None:
     name = f"bench_cache_{pid}"
     namespace = f"bench-{pid}"
     raw_prefix = f"bench-cache-{pid}:"
-    _admin(args.pg, f'CREATE DATABASE "{name}"')
+    admin_sql(args.pg, f'CREATE DATABASE "{name}"')
     client = None
     removed = 0
     try:
@@ -939,7 +927,7 @@ def main() -> None:
             connections.close_all()
         except Exception:  # noqa: BLE001
             pass
-        _admin(args.pg, f'DROP DATABASE IF EXISTS "{name}"')
+        admin_sql(args.pg, f'DROP DATABASE IF EXISTS "{name}"')
     document["redis_keys_deleted"] = removed
     document["phase_seconds"] = PHASES
     document["seconds"] = round(time.perf_counter() - started, 1)

@@ -32,6 +32,8 @@ import time
 import zipfile
 from pathlib import Path
 
+from common import admin_sql  # benchmarks/ is sys.path[0] as a script
+
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parent / ".data"
 SHARED = Path("/work/shared/catalogs")
@@ -86,13 +88,6 @@ def snapshot(version: str | None, refresh: bool = False) -> tuple[str, Path]:
 
 
 # --- database -----------------------------------------------------------------------------------------
-
-
-def _admin(server: str, sql: str) -> None:
-    import psycopg
-
-    with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
-        conn.execute(sql)
 
 
 def _setup_django(server: str, name: str) -> None:
@@ -246,7 +241,7 @@ def main() -> None:
     files = {v: snapshot(v) for v in ("1.14.4", "1.53.1", "1.74.0")}
     latest = None if args.no_latest else snapshot(None, refresh=args.refresh)
     name = f"bench_import_{os.getpid()}"
-    _admin(args.pg, f'CREATE DATABASE "{name}"')
+    admin_sql(args.pg, f'CREATE DATABASE "{name}"')
     try:
         _setup_django(args.pg, name)
         phases = []
@@ -280,7 +275,7 @@ def main() -> None:
             connections.close_all()
         except Exception:  # noqa: BLE001 - Django may not be set up yet
             pass
-        _admin(args.pg, f'DROP DATABASE IF EXISTS "{name}"')
+        admin_sql(args.pg, f'DROP DATABASE IF EXISTS "{name}"')
 
     import django
 

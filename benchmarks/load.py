@@ -47,7 +47,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from load_server import Server, cache_delta, cache_summary  # benchmarks/ is sys.path[0] as a script
+from common import admin_sql, zipf_choices  # benchmarks/ is sys.path[0] as a script
+from load_server import Server, cache_delta, cache_summary
 
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLED = ROOT / "models_registry" / "data" / "litellm-1.74.0.json"
@@ -76,24 +77,7 @@ def latency(samples_ms: list[float]) -> dict:
     }
 
 
-def zipf_choices(items: list, n: int, s: float, rng: random.Random) -> list:
-    ranked = list(items)
-    rng.shuffle(ranked)  # popularity rank → item, at random
-    cum, total = [], 0.0
-    for rank in range(1, len(ranked) + 1):
-        total += rank**-s
-        cum.append(total)
-    return rng.choices(ranked, cum_weights=cum, k=n)
-
-
 # --- setup ----------------------------------------------------------------------------------------
-
-
-def _admin(server: str, sql: str) -> None:
-    import psycopg
-
-    with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
-        conn.execute(sql)
 
 
 def server_env(database_url: str, redis_url: str, namespace: str) -> dict:
@@ -422,7 +406,7 @@ def main() -> None:
     env = server_env(f"{args.pg}/{name}", args.redis, namespace)
     log = Path(tempfile.gettempdir()) / f"{name}.log"
     rng = random.Random(args.seed)
-    _admin(args.pg, f'CREATE DATABASE "{name}"')
+    admin_sql(args.pg, f'CREATE DATABASE "{name}"')
     document: dict = {}
     servers: list[Server] = []
     removed = 0
@@ -521,7 +505,7 @@ def main() -> None:
             pass
         ours = [f"mr:*:{namespace}:*", f"{namespace}-default:*", f"{namespace}-throttle:*"]
         removed = _delete_keys(args.redis, ours)
-        _admin(args.pg, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin_sql(args.pg, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         if not document:
             print(f"failed; the servers' log: {log}", file=sys.stderr)
     log.unlink(missing_ok=True)  # the servers' log is kept (and named on stderr) only when a run fails
